@@ -1,0 +1,176 @@
+"""Turning bad input into messages a person can act on.
+
+Every staged frame carries `source_file` and `source_row` (the line number in the file, header =
+line 1), so a failure anywhere in validation can name the file, the row, the column, what was
+found and what was expected. Nothing here writes anything: callers collect `Problem`s and refuse
+to go on when there are any.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+
+MAX_PROBLEMS_IN_MESSAGE = 25
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    row: int | None
+    column: str | None
+    found: str
+    expected: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column '{self.column}'"
+        return f"{where}: found {self.found}; expected {self.expected}"
+
+
+class ValidationError(ValueError):
+    """Raised with every problem found, before anything is written."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(set(problems), key=lambda p: (p.file, p.row or 0, p.column or ""))
+        shown = [str(p) for p in self.problems[:MAX_PROBLEMS_IN_MESSAGE]]
+        more = len(self.problems) - len(shown)
+        tail = f"\n... and {more} more" if more > 0 else ""
+        super().__init__(
+            f"{len(self.problems)} problem(s) in the input; nothing was written:\n"
+            + "\n".join(shown)
+            + tail
+        )
+
+
+def raise_if_any(problems: list[Problem]) -> None:
+    if problems:
+        raise ValidationError(problems)
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "an empty cell"
+    return repr(value)
+
+
+# --- parsing: every CSV is read as text first, so a bad cell is reported, not silently nulled ---
+
+_NUMBER_WORDS = {pl.Float64: "a number", pl.Int64: "a whole number", pl.Boolean: "true or false"}
+
+
+def cast_columns(
+    frame: pl.DataFrame, dtypes: dict[str, pl.DataType], *, file_label: str | None = None
+) -> tuple[pl.DataFrame, list[Problem]]:
+    """Cast text columns to `dtypes`; report each non-empty cell that does not parse."""
+    problems: list[Problem] = []
+    casts = []
+    for column, dtype in dtypes.items():
+        if column not in frame.columns:
+            continue
+        text = pl.col(column).cast(pl.String).str.strip_chars()
+        empty = text.is_null() | (text == "")
+        if dtype == pl.Boolean:
+            lowered = text.str.to_lowercase()
+            parsed = (
+                pl.when(lowered.is_in(["true", "yes", "1"]))
+                .then(True)
+                .when(lowered.is_in(["false", "no", "0"]))
+                .then(False)
+                .otherwise(None)
+            )
+        elif dtype == pl.Int64:
+            parsed = text.cast(pl.Float64, strict=False)
+            parsed = pl.when(parsed == parsed.round(0)).then(parsed.cast(pl.Int64)).otherwise(None)
+        else:
+            parsed = text.cast(dtype, strict=False)
+        bad = frame.select(
+            pl.col("source_file"), pl.col("source_row"), text.alias("cell"), (~empty & parsed.is_null()).alias("bad")
+        ).filter(pl.col("bad"))
+        for row in bad.iter_rows(named=True):
+            problems.append(
+                Problem(
+                    file_label or row["source_file"],
+                    row["source_row"],
+                    column,
+                    _show(row["cell"]),
+                    _NUMBER_WORDS.get(dtype, str(dtype)),
+                )
+            )
+        casts.append(pl.when(empty).then(None).otherwise(parsed).cast(dtype).alias(column))
+    return frame.with_columns(casts), problems
+
+
+# --- schema checks: pandera failure cases -> Problems ---
+
+_CHECK_WORDS: list[tuple[str, str]] = [
+    (r"^greater_than_or_equal_to\((.*)\)$", "a value >= {0}"),
+    (r"^greater_than\((.*)\)$", "a value > {0}"),
+    (r"^less_than_or_equal_to\((.*)\)$", "a value <= {0}"),
+    (r"^less_than\((.*)\)$", "a value < {0}"),
+    (r"^in_range\((.*), (.*)\)$", "a value between {0} and {1}"),
+    (r"^isin\((.*)\)$", "one of {0}"),
+    (r"^str_matches\('?(.*?)'?\)$", "text matching {0}"),
+    (r"^str_length\((.*)\)$", "text of length {0}"),
+    (r"^not_nullable$", "a value (the cell is required)"),
+    (r"^dtype\('(.*)'\)$", "type {0}"),
+    (r"^column_in_dataframe$", "the column to be present"),
+    (r"^column_in_schema$", "no such column (not in the documented format)"),
+]
+
+
+def _expected_from_check(check: str, column: str | None) -> str:
+    for pattern, words in _CHECK_WORDS:
+        match = re.match(pattern, check)
+        if match:
+            return words.format(*match.groups())
+    if check in ("multiple_fields_uniqueness", "field_uniqueness", "unique"):
+        return "a unique key (another row has the same key)"
+    return check
+
+
+def schema_problems(
+    frame: pl.DataFrame, schema: type[pa.DataFrameModel], *, table: str
+) -> list[Problem]:
+    """Validate `frame` lazily (all failures at once) and map them to rows of their files."""
+    fields = set(schema.to_schema().columns)
+    checked = frame.drop(
+        [c for c in ("source_file", "source_row") if c in frame.columns and c not in fields]
+    )
+    try:
+        schema.validate(checked, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        return _failures_to_problems(errors.failure_cases, frame, schema, table)
+    return []
+
+
+def _failures_to_problems(
+    failures: pl.DataFrame, frame: pl.DataFrame, schema: type[pa.DataFrameModel], table: str
+) -> list[Problem]:
+    files = frame["source_file"].to_list() if "source_file" in frame.columns else None
+    rows = frame["source_row"].to_list() if "source_row" in frame.columns else None
+    key_columns = getattr(schema.Config, "unique", None)
+    problems = []
+    for failure in failures.iter_rows(named=True):
+        index = failure.get("index")
+        column = failure.get("column")
+        check = str(failure.get("check"))
+        if column == schema.__name__ or failure.get("schema_context") == "DataFrameSchema":
+            column = ", ".join(key_columns) if key_columns and "unique" in check else None
+        file = files[index] if files is not None and index is not None else table
+        row = rows[index] if rows is not None and index is not None else None
+        found = failure.get("failure_case")
+        if "unique" in check:
+            found = "a duplicate of another row's key " + str(found)
+        elif check == "not_nullable":
+            found = "an empty cell"
+        else:
+            found = _show(found)
+        problems.append(Problem(str(file), row, column, found, _expected_from_check(check, column)))
+    return problems

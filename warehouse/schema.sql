@@ -1,0 +1,134 @@
+-- The warehouse: one DuckDB file (data/emergence.duckdb unless EMERGENCE_DUCKDB says otherwise).
+-- This file is the contract between the layers: staged frames are validated against the same
+-- columns (checks/schemas.py), and every write replaces these tables inside one transaction.
+--
+-- Units: every metric has ONE unit, declared in task_metrics.unit and copied onto each result row.
+--   percent      0..100 (accuracy, exact_str_match, multiple_choice_grade)
+--   bleu         0..100 (sacreBLEU corpus score)
+--   nats         a (negative) log-probability summed over the target tokens, averaged over examples
+--   nats_per_token   mean per-token cross-entropy of the target (>= 0)
+
+CREATE TABLE IF NOT EXISTS models (
+    model_id            VARCHAR PRIMARY KEY, -- 'gpt3-175b', 'palm-540b', or a Hugging Face id 'EleutherAI/pythia-70m-deduped'
+    family              VARCHAR NOT NULL,    -- 'GPT-3', 'PaLM', 'Pythia', ...
+    label               VARCHAR NOT NULL,    -- as printed by the source, e.g. 'GPT-3 13B'
+    params              DOUBLE,              -- parameter count (not billions); NULL when no source states it
+    train_tokens        DOUBLE,              -- pre-training tokens; NULL when no source gives it
+    train_flops         DOUBLE,              -- training compute; NULL when neither published nor estimable
+    flops_basis         VARCHAR NOT NULL,    -- published | printed_by_wei | estimated_6nd | hardware_estimate | missing
+    flops_printed_by_wei DOUBLE,             -- the value Wei et al. print for this model, where they do
+    flops_6nd           DOUBLE,              -- 6 * params * train_tokens where tokens are known
+    flops_6nd_ratio     DOUBLE,              -- train_flops / flops_6nd
+    flops_consistent    BOOLEAN,             -- ratio within [1/FLOPS_6ND_FACTOR, FLOPS_6ND_FACTOR]; NULL when not checkable
+    weights             VARCHAR,             -- Hugging Face id or local path, where the model can be evaluated
+    revision            VARCHAR,             -- weights revision (commit) for fresh evaluations
+    origin              VARCHAR NOT NULL,    -- literature | obsscaling | registry
+    source              VARCHAR NOT NULL,    -- citation for the scale numbers (paper + table/section)
+    note                VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id             VARCHAR PRIMARY KEY, -- 'mmlu', 'wic', 'gsm8k', 'arithmetic/3_digit_addition', ...
+    name                VARCHAR NOT NULL,
+    suite               VARCHAR NOT NULL,    -- BIG-bench | MMLU | SuperGLUE | GSM8K | ...
+    figure_panel        VARCHAR,             -- 'Fig2G', 'Fig3A', ... (Wei et al. 2022); NULL when not in a figure
+    preferred_metric    VARCHAR NOT NULL,
+    variant_of          VARCHAR,             -- the paper's task when this is a close variant (arithmetic vs modified_arithmetic)
+    description         VARCHAR NOT NULL,
+    source              VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS task_metrics (
+    task_id             VARCHAR NOT NULL,
+    metric              VARCHAR NOT NULL,    -- accuracy | exact_str_match | multiple_choice_grade | bleu | ...
+    unit                VARCHAR NOT NULL,    -- percent | bleu | nats | nats_per_token
+    higher_is_better    BOOLEAN NOT NULL,
+    random_level        DOUBLE,              -- chance level in `unit`; NULL when no source states one
+    random_source       VARCHAR,             -- where the random level comes from
+    PRIMARY KEY (task_id, metric)
+);
+
+CREATE TABLE IF NOT EXISTS results (
+    model_id            VARCHAR NOT NULL,
+    task_id             VARCHAR NOT NULL,
+    shots               INTEGER,             -- in-context examples; NULL when the source does not say
+    prompting           VARCHAR NOT NULL,    -- standard | chain_of_thought
+    setting             VARCHAR NOT NULL,    -- the setting as printed, e.g. '1-shot', 'few-shot K=32, test set'
+    metric              VARCHAR NOT NULL,
+    value               DOUBLE NOT NULL,     -- in `unit`
+    unit                VARCHAR NOT NULL,
+    n_examples          INTEGER,             -- examples behind the value, where known
+    origin              VARCHAR NOT NULL,    -- literature | obsscaling | fresh
+    citation            VARCHAR NOT NULL,    -- paper, or 'emergence-lake engine <version>' for fresh rows
+    location            VARCHAR NOT NULL,    -- table/section, or 'run <run_id> config <hash>'
+    source_file         VARCHAR NOT NULL,    -- the file (or run) the row was read from
+    in_wei_figure       BOOLEAN NOT NULL,    -- the point is part of the series Wei et al. plot
+    trust               VARCHAR,             -- literature: how directly the value was read (high | medium | ...)
+    note                VARCHAR,
+    PRIMARY KEY (model_id, task_id, setting, prompting, metric, citation)
+);
+
+CREATE TABLE IF NOT EXISTS table1 (
+    row_order           INTEGER PRIMARY KEY, -- 1..23 as printed
+    prompting_kind      VARCHAR NOT NULL,    -- few-shot | augmented
+    ability             VARCHAR NOT NULL,
+    is_numeric          BOOLEAN NOT NULL,    -- false for 'Many BIG-Bench tasks'
+    reported_flops      DOUBLE,
+    reported_params     DOUBLE,
+    family              VARCHAR NOT NULL,
+    reference           VARCHAR NOT NULL,
+    task_id             VARCHAR,             -- the lake's task holding this curve, where it has one
+    shots               INTEGER,
+    prompting           VARCHAR,
+    metric              VARCHAR,
+    source              VARCHAR NOT NULL,
+    note                VARCHAR
+);
+
+-- Fresh evaluations only: enough per example to recompute any metric later.
+CREATE TABLE IF NOT EXISTS eval_examples (
+    run_id              VARCHAR NOT NULL,
+    model_id            VARCHAR NOT NULL,
+    task_id             VARCHAR NOT NULL,
+    shots               INTEGER NOT NULL,
+    example_idx         INTEGER NOT NULL,
+    prompt_hash         VARCHAR NOT NULL,
+    target              VARCHAR NOT NULL,    -- the gold answer (first target for multi-target examples)
+    prediction          VARCHAR NOT NULL,    -- greedy answer, or the chosen option for multiple choice
+    correct             BOOLEAN NOT NULL,
+    target_logprob      DOUBLE NOT NULL,     -- sum of log p(target token) under teacher forcing, nats
+    target_tokens       INTEGER NOT NULL,
+    choice_logprobs     DOUBLE[],            -- multiple choice: log p(choice | context) per choice
+    PRIMARY KEY (run_id, task_id, example_idx)
+);
+
+CREATE TABLE IF NOT EXISTS emergence (
+    task_id             VARCHAR NOT NULL,
+    family              VARCHAR NOT NULL,
+    shots               INTEGER,
+    prompting           VARCHAR NOT NULL,    -- for augmented prompting: the method compared with `baseline_prompting`
+    baseline_prompting  VARCHAR,             -- NULL: compared with the random level
+    metric              VARCHAR NOT NULL,
+    origin              VARCHAR NOT NULL,
+    n_models            INTEGER NOT NULL,
+    scale_axis          VARCHAR NOT NULL,    -- train_flops | params (params when a model lacks FLOPs)
+    random_level        DOUBLE,
+    margin              DOUBLE,              -- how far above random counts as above (same unit)
+    classification      VARCHAR NOT NULL,    -- emergent | smooth | never_above_random | too_few_points | no_baseline
+    emergent_model_id   VARCHAR,
+    emergent_flops      DOUBLE,
+    emergent_params     DOUBLE,
+    crossing_flops      DOUBLE,              -- interpolated on the log axis
+    crossing_params     DOUBLE,
+    band_low_flops      DOUBLE,              -- last model not above random
+    band_high_flops     DOUBLE,              -- first model that stays above
+    band_low_params     DOUBLE,
+    band_high_params    DOUBLE,
+    trend_prediction    DOUBLE,              -- smooth trend of the smaller models, extrapolated to the emergent model
+    breakthroughness    DOUBLE,              -- Srivastava et al. 2022, appendix
+    reported_flops      DOUBLE,              -- Wei et al. Table 1, where it reports this task and family
+    reported_params     DOUBLE,
+    agrees_with_reported BOOLEAN,
+    method              VARCHAR NOT NULL,
+    note                VARCHAR
+);
