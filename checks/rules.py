@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from checks.schemas import SCHEMAS
-from checks.validation import Problem, schema_problems
+from checks.validation import Problem
 
 # Published training FLOPs may differ from 6·N·D (attention FLOPs, encoder-decoder counting,
 # hardware-time estimates); beyond this factor either way the model is flagged, not rejected.
@@ -170,26 +169,4 @@ def table1_problems(table1: pl.DataFrame, task_metrics: pl.DataFrame) -> list[Pr
         if (row["task_id"], row["metric"]) not in declared:
             problems.append(Problem(*_where(table1, row), "metric", f"{row['task_id']!r} / {row['metric']!r}",
                                     "a task and metric declared in task_metrics.csv"))
-    return problems
-
-
-def lake_problems(
-    models: pl.DataFrame,
-    tasks: pl.DataFrame,
-    task_metrics: pl.DataFrame,
-    results: pl.DataFrame,
-    table1: pl.DataFrame,
-) -> list[Problem]:
-    """Every blocking rule over the staged lake: schemas first, then the cross-table rules."""
-    problems = []
-    for name, frame in (
-        ("models", models), ("tasks", tasks), ("task_metrics", task_metrics),
-        ("results", results), ("table1", table1),
-    ):
-        problems += schema_problems(frame, SCHEMAS[name], table=name)
-    problems += flops_basis_problems(models)
-    problems += catalogue_problems(tasks, task_metrics)
-    problems += reference_problems(results, models, task_metrics)
-    problems += range_problems(results)
-    problems += table1_problems(table1, task_metrics)
     return problems

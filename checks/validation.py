@@ -24,6 +24,7 @@ class Problem:
     column: str | None
     found: str
     expected: str
+    rule: str = ""  # which rule found it: schema | references | units | catalogue | parse
 
     def __str__(self) -> str:
         where = self.file

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 
 import polars as pl
 
-from checks.rules import lake_problems, normalise_units, with_flops_consistency
+from checks.rules import (
+    catalogue_problems,
+    flops_basis_problems,
+    normalise_units,
+    range_problems,
+    reference_problems,
+    table1_problems,
+    with_flops_consistency,
+)
 from checks.schemas import SCHEMAS
-from checks.validation import Problem, raise_if_any
+from checks.validation import Problem, raise_if_any, schema_problems
 from sources.literature import LiteratureTables
 from sources.obsscaling import ObsScalingTables
 
@@ -22,6 +30,11 @@ class StagedLake:
     task_metrics: pl.DataFrame
     results: pl.DataFrame
     table1: pl.DataFrame
+    problems: tuple[Problem, ...] = field(default=())
+    origins: tuple[str, ...] = ("literature",)  # the sources present, whose warehouse rows get replaced
+
+    def problems_of(self, *rules: str) -> list[Problem]:
+        return [p for p in self.problems if p.rule in rules]
 
     def table(self, name: str) -> pl.DataFrame:
         """The frame in the warehouse's column order, provenance-only columns dropped."""
@@ -29,7 +42,7 @@ class StagedLake:
         return getattr(self, name).select(columns)
 
     def row_counts(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name).height for f in fields(self)}
+        return {f.name: getattr(self, f.name).height for f in fields(self) if f.name not in ("problems", "origins")}
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -37,27 +50,40 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
 
+def _tag(problems: list[Problem], rule: str) -> list[Problem]:
+    return [replace(p, rule=rule) for p in problems]
+
+
 def stage_lake(
     literature: LiteratureTables,
     obsscaling: ObsScalingTables | None = None,
     *,
     extra_models: pl.DataFrame | None = None,
+    parse_problems: list[Problem] = (),
+    strict: bool = True,
 ) -> StagedLake:
-    """Combine the sources, normalise units, validate; raise ValidationError on any problem."""
+    """Combine the sources, normalise units and run every rule.
+
+    With `strict` (the default) any problem raises ValidationError; otherwise the problems ride
+    along on the result so that Dagster asset checks can report them and block the warehouse.
+    """
     models = _concat([literature.models, *(obsscaling and [obsscaling.models] or []),
                       *([extra_models] if extra_models is not None else [])])
     models = with_flops_consistency(models)
     results = _concat([literature.results, *(obsscaling and [obsscaling.results] or [])])
-    results, problems = normalise_units(results, literature.task_metrics)
-    staged = StagedLake(
-        models=models,
-        tasks=literature.tasks,
-        task_metrics=literature.task_metrics,
-        results=results,
-        table1=literature.table1,
-    )
-    problems: list[Problem] = problems + lake_problems(
-        staged.models, staged.tasks, staged.task_metrics, staged.results, staged.table1
-    )
-    raise_if_any(problems)
-    return staged
+    results, unit_problems = normalise_units(results, literature.task_metrics)
+    problems = _tag(list(parse_problems), "parse") + _tag(unit_problems, "units")
+    frames = {
+        "models": models, "tasks": literature.tasks, "task_metrics": literature.task_metrics,
+        "results": results, "table1": literature.table1,
+    }
+    for name, frame in frames.items():
+        problems += _tag(schema_problems(frame, SCHEMAS[name], table=name), "schema")
+    problems += _tag(flops_basis_problems(models) + catalogue_problems(literature.tasks, literature.task_metrics)
+                     + table1_problems(literature.table1, literature.task_metrics), "catalogue")
+    problems += _tag(reference_problems(results, models, literature.task_metrics), "references")
+    problems += _tag(range_problems(results), "units")
+    if strict:
+        raise_if_any(problems)
+    origins = ("literature", "obsscaling") if obsscaling is not None else ("literature",)
+    return StagedLake(**frames, problems=tuple(problems), origins=origins)

@@ -1,0 +1,109 @@
+"""Charts layer: one asset per figure panel (HTML + PNG in data/charts/), Table 1, and the gallery."""
+
+
+import base64
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from marts.charts import PanelSpec, empty_panel_chart, panel_chart, table1_chart, write_chart
+from marts.gallery import GalleryEntry, write_gallery
+from marts.panels import PANELS, Panel, panel_emergence, panel_points, panel_random_level
+from sources.paths import charts_dir
+from warehouse.store import read_frame
+
+GROUP = "charts"
+PREVIEW_MAX_BYTES = 400_000  # larger PNGs are linked, not inlined, in the asset metadata
+
+
+def _file_metadata(files: dict) -> dict:
+    png = files["png"]
+    metadata = {
+        "html": dg.MetadataValue.path(str(files["html"])),
+        "png": dg.MetadataValue.path(str(png)),
+    }
+    data = png.read_bytes()
+    if len(data) <= PREVIEW_MAX_BYTES:
+        encoded = base64.b64encode(data).decode()
+        metadata["preview"] = dg.MetadataValue.md(f"![{png.stem}](data:image/png;base64,{encoded})")
+    return metadata
+
+
+def _spec(panel: Panel) -> PanelSpec:
+    return PanelSpec(panel.panel_id, panel.title, panel.subtitle, panel.y_title, panel.notes)
+
+
+def render_panel(con, panel: Panel) -> tuple[dict, bool]:
+    """Draw one panel from the warehouse; a panel without data says why instead of an empty axis."""
+    if panel.task_id is None:
+        chart, has_data = empty_panel_chart(_spec(panel), panel.no_data_reason), False
+    else:
+        points = panel_points(con, panel)
+        if points.height == 0:
+            chart, has_data = empty_panel_chart(_spec(panel), "No results in the warehouse for this task, setting and metric."), False
+        else:
+            chart = panel_chart(points, panel_emergence(con, panel, points), _spec(panel), panel_random_level(con, panel))
+            has_data = True
+    return write_chart(chart, charts_dir(), panel.panel_id), has_data
+
+
+def _panel_asset(panel: Panel) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"chart_{panel.panel_id}",
+        group_name=GROUP,
+        deps=["emergence"],
+        description=f"{panel.title}: {panel.subtitle}. Writes data/charts/{panel.panel_id}.html and .png.",
+        kinds={"altair"},
+        code_version="1",
+    )
+    def _chart(duckdb: DuckDBResource) -> dg.MaterializeResult:
+        with duckdb.get_connection() as con:
+            files, has_data = render_panel(con, panel)
+        return dg.MaterializeResult(metadata={**_file_metadata(files), "has_data": has_data})
+
+    return _chart
+
+
+PANEL_ASSETS = [_panel_asset(panel) for panel in PANELS]
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["emergence"],
+    description="Wei et al. Table 1: the reported emergent scale of each of the 23 abilities, with the lake's recomputed scale beside it where it holds the curve.",
+    kinds={"altair"},
+    code_version="1",
+)
+def chart_table1(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    with duckdb.get_connection() as con:
+        table1 = read_frame(
+            con,
+            """
+            SELECT t.row_order, t.ability, t.family, t.is_numeric, t.reported_flops, t.reported_params,
+                   c.computed_flops, c.computed_params, c.agrees, t.prompting_kind
+            FROM table1 t LEFT JOIN table1_comparison c USING (row_order)
+            ORDER BY t.row_order
+            """,
+        )
+    files = write_chart(table1_chart(table1), charts_dir(), "table1")
+    return dg.MaterializeResult(metadata=_file_metadata(files))
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[a.key for a in PANEL_ASSETS] + ["chart_table1"],
+    description="data/charts/index.html: every panel's PNG with its caption, linking the interactive HTML.",
+    kinds={"html"},
+    code_version="1",
+)
+def chart_gallery() -> dg.MaterializeResult:
+    directory = charts_dir()
+    entries = [GalleryEntry("table1", "Table 1 · Emergent abilities and their scale", "Reported (Wei et al. 2022) vs recomputed by the lake.", True)]
+    for panel in PANELS:
+        has_data = panel.task_id is not None
+        entries.append(GalleryEntry(panel.panel_id, panel.title, panel.subtitle, has_data))
+    index = write_gallery(entries, directory)
+    return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(index)), "panels": len(entries)})
+
+
+CHART_ASSETS = [*PANEL_ASSETS, chart_table1, chart_gallery]

@@ -1,0 +1,33 @@
+"""The code location: every asset, check, job, schedule and sensor of the emergence lake.
+
+Nothing here imports torch or transformers: definitions load in a second and the UI starts fast.
+"""
+
+
+import dagster as dg
+
+from assets.charts import CHART_ASSETS
+from assets.emergence import emergence
+from assets.raw import literature_files, obsscaling_files
+from assets.resources import warehouse_resource
+from assets.staged import staged_lake
+from assets.warehouse import warehouse_tables
+from checks.asset_checks import ASSET_CHECKS
+
+LAKE_ASSETS = [literature_files, obsscaling_files, staged_lake, warehouse_tables, emergence, *CHART_ASSETS]
+
+# The main job: every non-partitioned asset and its checks, in one process (no per-step imports).
+lake_job = dg.define_asset_job(
+    "lake",
+    selection=dg.AssetSelection.assets(*LAKE_ASSETS),
+    description="Materialise the whole lake on the embedded defaults: sources -> staged -> warehouse -> emergence -> charts.",
+    executor_def=dg.in_process_executor,
+)
+
+defs = dg.Definitions(
+    assets=LAKE_ASSETS,
+    asset_checks=ASSET_CHECKS,
+    jobs=[lake_job],
+    resources={"duckdb": warehouse_resource()},
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,51 @@
+"""Emergence layer: the emergent scale of every task x family x setting x metric, from the warehouse."""
+
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.metadata import table_metadata
+from assets.warehouse import WRITER_POOL
+from marts.emergent_scale import METHOD, compute_emergence
+from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
+
+GROUP = "emergence"
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["results", "models", "task_metrics", "table1"],
+    description=(
+        "Per task x family x setting x metric x origin: emergent / smooth / never above random / "
+        "too few points / no baseline; the emergent scale as the first model that stays above random "
+        "and as an interpolated log-scale crossing (FLOPs and parameters) with its band; "
+        "breakthroughness; and Wei et al. Table 1's reported scale beside it with an agreement flag. "
+        f"Method: {METHOD}."
+    ),
+    metadata=table_metadata("emergence"),
+    kinds={"duckdb", "polars"},
+    pool=WRITER_POOL,
+    code_version="1",
+)
+def emergence(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    with duckdb.get_connection() as con:
+        ensure_schema(con)
+        results = read_frame(con, "SELECT * FROM results_with_scale")
+        table1 = read_frame(con, "SELECT * FROM table1")
+        frame = compute_emergence(results, table1)
+        with transaction(con):
+            replace_rows(con, "emergence", frame)
+    counts = frame["classification"].value_counts().sort("classification")
+    agreements = frame.filter(frame["reported_params"].is_not_null())
+    context.log.info(f"emergence: {dict(counts.iter_rows())}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            **{f"n_{row[0]}": row[1] for row in counts.iter_rows()},
+            "table1_comparisons": dg.MetadataValue.md(
+                agreements.select("task_id", "family", "classification", "emergent_model_id",
+                                  "reported_params", "agrees_with_reported").to_pandas().to_markdown(index=False)
+                if agreements.height else "none"
+            ),
+        }
+    )

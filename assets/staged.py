@@ -1,0 +1,46 @@
+"""Staged layer: every source in the lake's long format, with every validation problem attached.
+
+The blocking asset checks in checks/asset_checks.py read `problems` and stop the warehouse write.
+"""
+
+
+import dagster as dg
+
+from assets.raw import RemoteFetch
+from checks.validation import ValidationError
+from sources.literature import LiteratureTables
+from sources.obsscaling import read_obsscaling
+from sources.staging import StagedLake, stage_lake
+
+GROUP = "staged"
+
+
+@dg.asset(
+    group_name=GROUP,
+    description=(
+        "Models, tasks, metrics, results and Table 1 from every available source, normalised to one "
+        "long format (one row per model x task x setting x metric, value in the metric's declared "
+        "unit, provenance on every row) and checked against the pandera schemas and cross-table "
+        "rules. Problems are reported by the blocking checks below, naming file, row and column."
+    ),
+    code_version="1",
+)
+def staged_lake(
+    context: dg.AssetExecutionContext, literature_files: LiteratureTables, obsscaling_files: RemoteFetch
+) -> StagedLake:
+    obsscaling = None
+    parse_problems = []
+    if obsscaling_files.paths is not None:
+        try:
+            obsscaling = read_obsscaling(obsscaling_files.paths)
+        except ValidationError as error:
+            parse_problems = error.problems
+    staged = stage_lake(literature_files, obsscaling, parse_problems=parse_problems, strict=False)
+    context.add_output_metadata(
+        {
+            **{f"rows_{k}": v for k, v in staged.row_counts().items()},
+            "problems": len(staged.problems),
+            "sources": "literature" + (", obsscaling" if obsscaling is not None else " (obsscaling unavailable)"),
+        }
+    )
+    return staged

@@ -1,0 +1,183 @@
+"""The figure panels the lake draws, described as data, and the SQL that feeds each one.
+
+A panel names the task, metric and setting behind it; `panel_points` reads its points from the
+warehouse's `results_with_scale` view and `panel_emergence` the matching `emergence` rows, both
+with bound parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+OBSSCALING_MIN_MODELS = 3  # families with fewer models are in the warehouse but not drawn
+
+
+@dataclass(frozen=True)
+class Panel:
+    panel_id: str
+    title: str
+    subtitle: str
+    y_title: str
+    task_id: str | None  # None: the paper's panel has no data in any source the lake reads
+    metric: str | None = None
+    shots: int | None = None
+    prompting: tuple[str, ...] = ("standard",)
+    origins: tuple[str, ...] = ("literature",)
+    wei_series_only: bool = False  # draw only the points in the series Wei et al. plot
+    notes: tuple[str, ...] = ()
+    no_data_reason: str = ""
+
+
+VARIANT = ("Close variant: ObsScaling measured BIG-bench `arithmetic` ({0}); the paper plots "
+           "`modified_arithmetic` (same operations, a modified operator symbol).")
+OBS_NOTE = f"ObsScaling families with at least {OBSSCALING_MIN_MODELS} models on the FLOPs axis; FLOPs are the authors' 6·N·D."
+
+PANELS: tuple[Panel, ...] = (
+    Panel("fig2a_3_digit_addition", "Figure 2A · Arithmetic (3-digit addition)",
+          "BIG-bench arithmetic/3_digit_addition, 2-shot, exact_str_match (%) — ObsScaling open models",
+          "Exact match (%)", "arithmetic/3_digit_addition", "exact_str_match", 2, origins=("obsscaling", "fresh"),
+          notes=(VARIANT.format("3-digit addition"), OBS_NOTE)),
+    Panel("fig2a_3_digit_subtraction", "Figure 2A · Arithmetic (3-digit subtraction)",
+          "BIG-bench arithmetic/3_digit_subtraction, 2-shot, exact_str_match (%) — ObsScaling open models",
+          "Exact match (%)", "arithmetic/3_digit_subtraction", "exact_str_match", 2, origins=("obsscaling", "fresh"),
+          notes=(VARIANT.format("3-digit subtraction"), OBS_NOTE)),
+    Panel("fig2a_2_digit_multiplication", "Figure 2A · Arithmetic (2-digit multiplication)",
+          "BIG-bench arithmetic/2_digit_multiplication, 2-shot, exact_str_match (%) — ObsScaling open models",
+          "Exact match (%)", "arithmetic/2_digit_multiplication", "exact_str_match", 2, origins=("obsscaling", "fresh"),
+          notes=(VARIANT.format("2-digit multiplication"), OBS_NOTE)),
+    Panel("fig2b_ipa_transliterate", "Figure 2B · IPA transliterate",
+          "BIG-bench international_phonetic_alphabet_transliterate, 2-shot, BLEU (0-100) — ObsScaling open models",
+          "BLEU", "international_phonetic_alphabet_transliterate", "bleu", 2, origins=("obsscaling", "fresh"),
+          notes=(OBS_NOTE,)),
+    Panel("fig2c_word_unscramble", "Figure 2C · Word unscramble",
+          "BIG-bench word_unscrambling, 2-shot, exact_str_match (%) — ObsScaling open models",
+          "Exact match (%)", "word_unscrambling", "exact_str_match", 2, origins=("obsscaling", "fresh"),
+          notes=(OBS_NOTE,)),
+    Panel("fig2d_persian_qa", "Figure 2D · Persian QA (multiple choice)",
+          "BIG-bench parsinlu_qa, 2-shot, multiple_choice_grade (%) — ObsScaling open models",
+          "Accuracy (%)", "parsinlu_qa", "multiple_choice_grade", 2, origins=("obsscaling", "fresh"),
+          notes=("Task identity: which BIG-bench task Wei et al.'s 'Persian QA' shows is not stated; "
+                 "ObsScaling measured parsinlu_qa. Random = mean 1/(options) over the task's examples.", OBS_NOTE)),
+    Panel("fig2d_persian_reading_comprehension", "Figure 2D · Persian QA (PaLM, reading comprehension)",
+          "BIG-bench parsinlu_reading_comprehension, few-shot (shots not stated), BIG-bench score — PaLM",
+          "BIG-bench score", "parsinlu_reading_comprehension", "bigbench_score", None,
+          notes=("Assumed to be Wei et al.'s 'Persian QA' (an inference from PaLM Appendix H.2); the LaMDA and "
+                 "GPT-3 curves of the paper live only in the BIG-bench repository's results files.",)),
+    Panel("fig2e_truthfulqa", "Figure 2E · TruthfulQA",
+          "TruthfulQA multiple choice, 0-shot, accuracy (%) — Gopher (Chinchilla 70B supplementary)",
+          "Accuracy (%)", "truthfulqa_mc", "accuracy", 0,
+          notes=("Only the largest Gopher and Chinchilla are in a printed table; the smaller Gopher sizes "
+                 "Wei et al. plot are figure-only, so the lake cannot draw the curve. No random level is stated.",)),
+    Panel("fig2f_grounded_mappings", "Figure 2F · Grounded conceptual mappings",
+          "Patel & Pavlick 2022, GPT-3", "Accuracy (%)", None,
+          no_data_reason="No printed table holds the GPT-3 curve of Patel & Pavlick (2022); the lake does not read numbers off plots."),
+    Panel("fig2g_mmlu", "Figure 2G · Multi-task NLU (MMLU)",
+          "MMLU, 5-shot, accuracy averaged over 57 tasks (%) — GPT-3, Gopher, Chinchilla, PaLM",
+          "Accuracy (%)", "mmlu", "accuracy", 5,
+          notes=("GPT-3 sizes follow the MMLU paper's mapping of API engines (Ada 2.7B … Davinci 175B). Smaller Gopher/"
+                 "Chinchilla sizes are figure-only. PaLM is not in Wei et al.'s panel (supplementary).",)),
+    Panel("fig2h_wic", "Figure 2H · Word in Context (WiC)",
+          "WiC (SuperGLUE), one-shot, accuracy (%) — PaLM", "Accuracy (%)", "wic", "accuracy", 1,
+          notes=("GPT-3 one-shot WiC per size is not in a printed table (its zero-shot row is 0.00, a format failure); "
+                 "Chinchilla WiC is figure-only.",)),
+    Panel("fig3a_gsm8k_chain_of_thought", "Figure 3A · Math word problems (GSM8K)",
+          "GSM8K, 8 exemplars, accuracy (%) — LaMDA, chain-of-thought vs standard prompting",
+          "Accuracy (%)", "gsm8k", "accuracy", 8, prompting=("standard", "chain_of_thought"), wei_series_only=True,
+          notes=("Emergence here is where chain of thought starts to beat standard prompting. LaMDA 422M and 2B "
+                 "have no published training FLOPs (not drawn on this axis; the lake's emergence uses parameters).",)),
+    Panel("fig3b_instruction_tuning", "Figure 3B · Instruction following (FLAN)", "10 NLU tasks, instruction tuning vs none",
+          "Average score", None, no_data_reason="FLAN's per-size curve is figure-only; no printed table in the curated sources."),
+    Panel("fig3c_scratchpad", "Figure 3C · 8-digit addition (scratchpad)", "Nye et al. 2021, scratchpad vs none",
+          "Accuracy (%)", None, no_data_reason="Nye et al.'s per-size accuracies are figure-only; no printed table in the curated sources."),
+    Panel("fig3d_calibration", "Figure 3D · Calibration (T/F)", "Kadavath et al. 2022, letter choices vs T/F",
+          "ECE (%)", None, no_data_reason="Kadavath et al.'s per-size calibration is figure-only; no printed table in the curated sources."),
+)
+
+PANELS_BY_ID = {p.panel_id: p for p in PANELS}
+
+
+def panel_points(con: duckdb.DuckDBPyConnection, panel: Panel) -> pl.DataFrame:
+    """One row per drawn point, with the `series` each line is named by."""
+    if panel.task_id is None:
+        return pl.DataFrame()
+    frame = con.execute(
+        """
+        SELECT model_id, model_label AS label, family, train_flops, params, value, unit,
+               citation, location, setting, prompting, origin, in_wei_figure
+        FROM results_with_scale
+        WHERE task_id = ? AND metric = ? AND shots IS NOT DISTINCT FROM ?
+          AND list_contains(?, prompting) AND list_contains(?, origin)
+        """,
+        [panel.task_id, panel.metric, panel.shots, list(panel.prompting), list(panel.origins)],
+    ).pl()
+    if panel.wei_series_only:
+        frame = frame.filter(pl.col("in_wei_figure"))
+    if frame.height == 0:
+        return frame
+    frame = _mean_per_model(frame)
+    if len(panel.prompting) > 1:
+        frame = frame.with_columns(
+            pl.format("{} · {}", pl.col("family"), pl.col("prompting").str.replace_all("_", "-")).alias("series")
+        )
+    else:
+        frame = frame.with_columns(
+            pl.when(pl.col("origin") == "fresh")
+            .then(pl.format("{} (fresh)", pl.col("family")))
+            .otherwise(pl.col("family"))
+            .alias("series")
+        )
+    if "obsscaling" in panel.origins:
+        drawable = frame.filter(pl.col("train_flops").is_not_null()).group_by("series").len()
+        keep = drawable.filter(pl.col("len") >= OBSSCALING_MIN_MODELS)["series"]
+        frame = frame.filter(pl.col("series").is_in(keep.implode()) | (pl.col("origin") == "fresh"))
+    return frame.sort("series", "train_flops", nulls_last=True)
+
+
+def _mean_per_model(frame: pl.DataFrame) -> pl.DataFrame:
+    """A model printed by two papers is drawn once, at their mean, citing both."""
+    return frame.group_by(["model_id", "prompting", "origin"], maintain_order=True).agg(
+        pl.col("label").first(),
+        pl.col("family").first(),
+        pl.col("train_flops").first(),
+        pl.col("params").first(),
+        pl.col("value").mean(),
+        pl.col("unit").first(),
+        pl.col("citation").unique().str.join("; "),
+        pl.col("location").unique().str.join("; "),
+        pl.col("setting").first(),
+    )
+
+
+def panel_emergence(con: duckdb.DuckDBPyConnection, panel: Panel, points: pl.DataFrame) -> pl.DataFrame:
+    """Emergence rows of the panel's series, named like the points' series."""
+    if panel.task_id is None or points.height == 0:
+        return pl.DataFrame()
+    method = [p for p in panel.prompting if p != "standard"] or ["standard"]
+    frame = con.execute(
+        """
+        SELECT e.family, e.origin, e.prompting, e.classification, e.emergent_flops, e.emergent_params,
+               e.crossing_flops, m.label AS emergent_model_label
+        FROM emergence e LEFT JOIN models m ON m.model_id = e.emergent_model_id
+        WHERE e.task_id = ? AND e.metric = ? AND e.shots IS NOT DISTINCT FROM ?
+          AND list_contains(?, e.prompting) AND list_contains(?, e.origin)
+        """,
+        [panel.task_id, panel.metric, panel.shots, method, list(panel.origins)],
+    ).pl()
+    if len(panel.prompting) > 1:
+        series = pl.format("{} · {}", pl.col("family"), pl.col("prompting").str.replace_all("_", "-"))
+    else:
+        series = pl.when(pl.col("origin") == "fresh").then(pl.format("{} (fresh)", pl.col("family"))).otherwise(pl.col("family"))
+    frame = frame.with_columns(series.alias("series"))
+    return frame.filter(pl.col("series").is_in(points["series"].unique().implode()))
+
+
+def panel_random_level(con: duckdb.DuckDBPyConnection, panel: Panel) -> float | None:
+    if panel.task_id is None or len(panel.prompting) > 1:
+        return None
+    row = con.execute(
+        "SELECT random_level FROM task_metrics WHERE task_id = ? AND metric = ?", [panel.task_id, panel.metric]
+    ).fetchone()
+    return row[0] if row else None
