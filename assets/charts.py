@@ -4,8 +4,8 @@
 import base64
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
+from assets.resources import Warehouse
 from marts.charts import PanelSpec, empty_panel_chart, panel_chart, table1_chart, write_chart
 from marts.gallery import GalleryEntry, write_gallery
 from marts.panels import PANELS, Panel, panel_emergence, panel_points, panel_random_level
@@ -56,8 +56,8 @@ def _panel_asset(panel: Panel) -> dg.AssetsDefinition:
         kinds={"altair"},
         code_version="1",
     )
-    def _chart(duckdb: DuckDBResource) -> dg.MaterializeResult:
-        with duckdb.get_connection() as con:
+    def _chart(warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.get_connection() as con:
             files, has_data = render_panel(con, panel)
         return dg.MaterializeResult(metadata={**_file_metadata(files), "has_data": has_data})
 
@@ -74,8 +74,8 @@ PANEL_ASSETS = [_panel_asset(panel) for panel in PANELS]
     kinds={"altair"},
     code_version="1",
 )
-def chart_table1(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    with duckdb.get_connection() as con:
+def chart_table1(warehouse: Warehouse) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
         table1 = read_frame(
             con,
             """

@@ -9,7 +9,7 @@ import dagster as dg
 from assets.charts import CHART_ASSETS
 from assets.emergence import emergence
 from assets.raw import literature_files, obsscaling_files
-from assets.resources import warehouse_resource
+from assets.resources import Warehouse
 from assets.staged import staged_lake
 from assets.warehouse import warehouse_tables
 from checks.asset_checks import ASSET_CHECKS
@@ -28,6 +28,6 @@ defs = dg.Definitions(
     assets=LAKE_ASSETS,
     asset_checks=ASSET_CHECKS,
     jobs=[lake_job],
-    resources={"duckdb": warehouse_resource()},
+    resources={"warehouse": Warehouse()},
     executor=dg.in_process_executor,
 )

@@ -2,9 +2,9 @@
 
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from assets.metadata import table_metadata
+from assets.resources import Warehouse
 from assets.warehouse import WRITER_POOL
 from marts.emergent_scale import METHOD, compute_emergence
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
@@ -27,8 +27,8 @@ GROUP = "emergence"
     pool=WRITER_POOL,
     code_version="1",
 )
-def emergence(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    with duckdb.get_connection() as con:
+def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
         ensure_schema(con)
         results = read_frame(con, "SELECT * FROM results_with_scale")
         table1 = read_frame(con, "SELECT * FROM table1")

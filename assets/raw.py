@@ -9,7 +9,7 @@ import dagster as dg
 from checks.validation import ValidationError
 from sources.literature import LiteratureTables, display_path, read_literature
 from sources.obsscaling import COMMIT, REMOTE_FILES, fetch_obsscaling
-from sources.paths import LITERATURE_DIR
+from sources.paths import literature_dir
 from sources.remote import ChecksumMismatch, RemoteUnavailable, sha256_of
 
 GROUP = "raw"
@@ -33,11 +33,12 @@ class RemoteFetch:
     code_version="1",
 )
 def literature_files(context: dg.AssetExecutionContext) -> LiteratureTables:
+    directory = literature_dir()
     try:
-        tables = read_literature(LITERATURE_DIR)
+        tables = read_literature(directory)
     except ValidationError as error:
         raise dg.Failure(description=str(error)) from error
-    files = sorted(p for p in LITERATURE_DIR.rglob("*.csv"))
+    files = sorted(p for p in directory.rglob("*.csv"))
     context.add_output_metadata(
         {
             "files": dg.MetadataValue.md(

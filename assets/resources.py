@@ -1,16 +1,30 @@
 """Resources, chosen in one place so asset code never asks where it runs.
 
-Locally the warehouse is one DuckDB file (EMERGENCE_DUCKDB, default data/emergence.duckdb). A
-deployment points the same resource at another path (or a MotherDuck `md:` database) by
-environment, with no code change.
+Locally the warehouse is one DuckDB file, resolved when a step runs (EMERGENCE_DUCKDB, else
+$EMERGENCE_DATA/emergence.duckdb). A deployment sets `path` (or the environment) to another file
+or a MotherDuck `md:` database: configuration, not code.
 """
 
-from __future__ import annotations
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from dagster_duckdb import DuckDBResource
+import dagster as dg
+import duckdb
 
 from sources.paths import duckdb_path
+from warehouse.store import connect
 
 
-def warehouse_resource() -> DuckDBResource:
-    return DuckDBResource(database=str(duckdb_path()))
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB warehouse. Writers share the `duckdb_writer` pool: DuckDB allows one writer."""
+
+    path: str | None = None
+
+    def location(self) -> Path:
+        return Path(self.path) if self.path else duckdb_path()
+
+    @contextmanager
+    def get_connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with connect(self.location(), read_only=read_only) as con:
+            yield con

@@ -3,9 +3,9 @@
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from assets.metadata import table_metadata
+from assets.resources import Warehouse
 from checks.validation import ValidationError, raise_if_any
 from sources.staging import StagedLake
 from warehouse.store import ensure_schema, replace_rows, transaction
@@ -31,7 +31,7 @@ TABLE_DESCRIPTIONS = {
     ins={"staged_lake": dg.AssetIn()},
     pool=WRITER_POOL,
 )
-def warehouse_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource, staged_lake: StagedLake):
+def warehouse_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, staged_lake: StagedLake):
     """Replace the staged sources' rows in one transaction; fresh evaluation rows are kept."""
     staged = staged_lake
     try:
@@ -39,7 +39,7 @@ def warehouse_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource, 
     except ValidationError as error:
         raise dg.Failure(description=str(error)) from error
     origins = list(staged.origins)
-    with duckdb.get_connection() as con:
+    with warehouse.get_connection() as con:
         ensure_schema(con)
         with transaction(con):
             for name in ("tasks", "task_metrics", "table1"):

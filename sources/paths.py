@@ -10,6 +10,12 @@ SOURCES_DIR = Path(__file__).resolve().parent
 LITERATURE_DIR = SOURCES_DIR / "literature"
 
 
+def literature_dir() -> Path:
+    """The curated published numbers (EMERGENCE_LITERATURE, default sources/literature)."""
+    override = os.environ.get("EMERGENCE_LITERATURE")
+    return Path(override).resolve() if override else LITERATURE_DIR
+
+
 def data_dir() -> Path:
     """Root of everything the lake writes (EMERGENCE_DATA, default ./data)."""
     return Path(os.environ.get("EMERGENCE_DATA", PROJECT_ROOT / "data")).resolve()

@@ -1,0 +1,138 @@
+"""The whole lake, run as a user runs it: happy path, bad input, and offline without a mirror."""
+
+from __future__ import annotations
+
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from assets.definitions import defs
+from marts.panels import PANELS
+from sources.paths import LITERATURE_DIR
+
+UP_TO_WAREHOUSE = [dg.AssetKey(k) for k in
+                   ("literature_files", "obsscaling_files", "staged_lake", "models", "tasks", "task_metrics", "results", "table1")]
+
+
+def _query(db: Path, sql: str):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.sql(sql).fetchall()
+
+
+def _results_fingerprint(db: Path):
+    return _query(db, "SELECT count(*), sum(hash(model_id, task_id, setting, metric, value)) FROM results")[0]
+
+
+def _run_until_warehouse(instance: dg.DagsterInstance):
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, asset_selection=UP_TO_WAREHOUSE, raise_on_error=False)
+
+
+def test_whole_lake_materialises(lake_run):
+    result = lake_run["result"]
+    assert result.success
+    db = lake_run["data"] / "emergence.duckdb"
+    counts = dict(_query(db, "SELECT origin, count(*) FROM results GROUP BY origin"))
+    assert counts["literature"] > 100 and counts["obsscaling"] > 600
+    assert _query(db, "SELECT count(*) FROM table1")[0][0] == 23
+    assert _query(db, "SELECT count(*) FROM emergence WHERE classification = 'emergent'")[0][0] > 5
+
+
+def test_every_panel_has_html_and_png_and_the_gallery_lists_them(lake_run):
+    charts = lake_run["data"] / "charts"
+    index = (charts / "index.html").read_text()
+    for stem in [p.panel_id for p in PANELS] + ["table1"]:
+        assert (charts / f"{stem}.html").stat().st_size > 1000
+        assert (charts / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"{stem}.png" in index
+
+
+def test_checks_ran_and_the_flops_warning_is_reported(lake_run):
+    evaluations = {
+        e.event_specific_data.asset_check_key.name: e.event_specific_data
+        for e in lake_run["result"].all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    for name in ("schemas_hold", "references_known", "units_and_ranges", "catalogue_consistent", "obsscaling_available"):
+        assert evaluations[name].passed, name
+    assert not evaluations["flops_match_6nd"].passed  # LaMDA 137B: hardware estimate 2.6x 6ND
+    assert evaluations["flops_match_6nd"].severity == dg.AssetCheckSeverity.WARN
+
+
+@pytest.fixture
+def seeded(lake_run, tmp_path, monkeypatch) -> Path:
+    """A data dir whose warehouse is a copy of the full run's, so we can see what a failure changes."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(lake_run["data"] / "emergence.duckdb", data / "emergence.duckdb")
+    monkeypatch.setenv("EMERGENCE_DATA", str(data))
+    monkeypatch.setenv("EMERGENCE_MIRROR", str(lake_run["mirror"]))
+    return data
+
+
+def test_bad_input_fails_before_the_warehouse_and_keeps_its_contents(seeded, tmp_path, monkeypatch):
+    folder = tmp_path / "literature"
+    shutil.copytree(LITERATURE_DIR, folder)
+    palm = folder / "results" / "chowdhery2022_palm.csv"
+    lines = palm.read_text().splitlines(keepends=True)
+    lines[1] = lines[1].replace(",25.3,", ",140,")  # MMLU PaLM 8B: 140 percent
+    palm.write_text("".join(lines))
+    monkeypatch.setenv("EMERGENCE_LITERATURE", str(folder))
+    before = _results_fingerprint(seeded / "emergence.duckdb")
+
+    result = _run_until_warehouse(dg.DagsterInstance.ephemeral())
+
+    assert not result.success
+    failed = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+              and not e.event_specific_data.passed and e.event_specific_data.asset_check_key.name == "units_and_ranges"]
+    assert failed, "the units_and_ranges check must fail"
+    details = failed[0].metadata["details"].value
+    assert "chowdhery2022_palm.csv, row 2, column 'value': found 140.0; expected a value between 0 and 100" in details
+    assert not any(e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == dg.AssetKey("results")
+                   for e in result.all_events)
+    assert _results_fingerprint(seeded / "emergence.duckdb") == before
+
+
+def test_unparseable_input_fails_in_the_raw_step_with_file_row_column(seeded, tmp_path, monkeypatch):
+    folder = tmp_path / "literature"
+    shutil.copytree(LITERATURE_DIR, folder)
+    models = folder / "models.csv"
+    lines = models.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace("3.56e+08", "356M", 1)
+    models.write_text("".join(lines))
+    monkeypatch.setenv("EMERGENCE_LITERATURE", str(folder))
+    before = _results_fingerprint(seeded / "emergence.duckdb")
+
+    result = _run_until_warehouse(dg.DagsterInstance.ephemeral())
+
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "models.csv, row 3, column 'params': found '356M'; expected a number" in str(failure.event_specific_data.error)
+    assert _results_fingerprint(seeded / "emergence.duckdb") == before
+
+
+def test_offline_without_mirror_the_rest_builds_and_obsscaling_rows_stay(seeded, monkeypatch):
+    monkeypatch.delenv("EMERGENCE_MIRROR")
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network unreachable (test)")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    db = seeded / "emergence.duckdb"
+    obs_before = _query(db, "SELECT count(*) FROM results WHERE origin = 'obsscaling'")[0][0]
+    assert obs_before > 0
+
+    result = _run_until_warehouse(dg.DagsterInstance.ephemeral())
+
+    evaluations = {e.event_specific_data.asset_check_key.name: e.event_specific_data
+                   for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    check = evaluations["obsscaling_available"]
+    assert not check.passed and "EMERGENCE_MIRROR" in check.description
+    materialized = {e.asset_key.to_user_string() for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert {"results", "models", "table1"} <= materialized
+    assert _query(db, "SELECT count(*) FROM results WHERE origin = 'obsscaling'")[0][0] == obs_before
