@@ -52,6 +52,7 @@ def _panel_asset(panel: Panel) -> dg.AssetsDefinition:
         name=f"chart_{panel.panel_id}",
         group_name=GROUP,
         deps=["emergence"],
+        automation_condition=dg.AutomationCondition.eager(),
         description=f"{panel.title}: {panel.subtitle}. Writes data/charts/{panel.panel_id}.html and .png.",
         kinds={"altair"},
         code_version="1",

@@ -8,13 +8,20 @@ import dagster as dg
 
 from assets.charts import CHART_ASSETS
 from assets.emergence import emergence
+from assets.evaluations import (
+    EVALUATION_ASSETS,
+    model_registry,
+    new_models,
+    registry_job,
+    registry_refresh,
+)
 from assets.raw import literature_files, obsscaling_files
 from assets.resources import Warehouse
 from assets.staged import staged_lake
 from assets.warehouse import warehouse_tables
 from checks.asset_checks import ASSET_CHECKS
 
-LAKE_ASSETS = [literature_files, obsscaling_files, staged_lake, warehouse_tables, emergence, *CHART_ASSETS]
+LAKE_ASSETS = [literature_files, obsscaling_files, model_registry, staged_lake, warehouse_tables, emergence, *CHART_ASSETS]
 
 # The main job: every non-partitioned asset and its checks, in one process (no per-step imports).
 lake_job = dg.define_asset_job(
@@ -25,9 +32,11 @@ lake_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=LAKE_ASSETS,
+    assets=[*LAKE_ASSETS, *[a for a in EVALUATION_ASSETS if a is not model_registry]],
     asset_checks=ASSET_CHECKS,
-    jobs=[lake_job],
+    jobs=[lake_job, registry_job],
+    schedules=[registry_refresh],
+    sensors=[new_models, dg.AutomationConditionSensorDefinition("emergence_automation", target=dg.AssetSelection.all())],
     resources={"warehouse": Warehouse()},
     executor=dg.in_process_executor,
 )

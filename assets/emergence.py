@@ -14,7 +14,8 @@ GROUP = "emergence"
 
 @dg.asset(
     group_name=GROUP,
-    deps=["results", "models", "task_metrics", "table1"],
+    deps=["results", "models", "task_metrics", "table1", "fresh_results"],
+    automation_condition=dg.AutomationCondition.eager(),
     description=(
         "Per task x family x setting x metric x origin: emergent / smooth / never above random / "
         "too few points / no baseline; the emergent scale as the first model that stays above random "

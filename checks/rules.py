@@ -31,7 +31,8 @@ def _where(frame: pl.DataFrame, row: dict) -> tuple[str, int | None]:
 
 def with_flops_consistency(models: pl.DataFrame) -> pl.DataFrame:
     """Add 6·N·D, the ratio of the stated FLOPs to it, and whether that ratio is plausible."""
-    six_nd = pl.col("params") * pl.col("train_tokens") * 6.0
+    checkable = (pl.col("params") > 0) & (pl.col("train_tokens") > 0)
+    six_nd = pl.when(checkable).then(pl.col("params") * pl.col("train_tokens") * 6.0)
     ratio = pl.col("train_flops") / pl.col("flops_6nd")
     return models.with_columns(six_nd.alias("flops_6nd")).with_columns(
         ratio.alias("flops_6nd_ratio"),
@@ -70,11 +71,13 @@ def flops_basis_problems(models: pl.DataFrame) -> list[Problem]:
                         "'missing' exactly when train_flops is empty" if flops is None
                         else "a basis other than 'missing' when train_flops is given")
             )
-        if basis == "estimated_6nd" and (row["params"] is None or row["train_tokens"] is None):
-            problems.append(
-                Problem(*_where(models, row), "train_tokens", "an empty cell",
-                        "params and train_tokens when train_flops is a 6·N·D estimate")
-            )
+        if basis == "estimated_6nd":
+            for column in ("params", "train_tokens"):
+                if row[column] is None:
+                    problems.append(
+                        Problem(*_where(models, row), column, "an empty cell",
+                                "params and train_tokens when train_flops is a 6·N·D estimate")
+                    )
     return problems
 
 

@@ -87,10 +87,12 @@ def cast_columns(
                 .otherwise(None)
             )
         elif dtype == pl.Int64:
-            parsed = text.cast(pl.Float64, strict=False)
-            parsed = pl.when(parsed == parsed.round(0)).then(parsed.cast(pl.Int64)).otherwise(None)
+            number = text.cast(pl.Float64, strict=False)
+            whole = number.is_finite() & (number == number.round(0)) & (number.abs() < 2**53)
+            parsed = pl.when(whole).then(number).otherwise(None).cast(pl.Int64, strict=False)
         else:
-            parsed = text.cast(dtype, strict=False)
+            number = text.cast(dtype, strict=False)
+            parsed = pl.when(number.is_finite()).then(number).otherwise(None)  # NaN and inf are not data
         bad = frame.select(
             pl.col("source_file"), pl.col("source_row"), text.alias("cell"), (~empty & parsed.is_null()).alias("bad")
         ).filter(pl.col("bad"))
@@ -118,6 +120,7 @@ _CHECK_WORDS: list[tuple[str, str]] = [
     (r"^in_range\((.*), (.*)\)$", "a value between {0} and {1}"),
     (r"^isin\((.*)\)$", "one of {0}"),
     (r"^str_matches\('?(.*?)'?\)$", "text matching {0}"),
+    (r"^str_length\((\d+), None\)$", "text of at least {0} characters"),
     (r"^str_length\((.*)\)$", "text of length {0}"),
     (r"^not_nullable$", "a value (the cell is required)"),
     (r"^dtype\('(.*)'\)$", "type {0}"),
@@ -137,9 +140,16 @@ def _expected_from_check(check: str, column: str | None) -> str:
 
 
 def schema_problems(
-    frame: pl.DataFrame, schema: type[pa.DataFrameModel], *, table: str
+    frame: pl.DataFrame,
+    schema: type[pa.DataFrameModel],
+    *,
+    table: str,
+    file_columns: dict[str, str] | None = None,
 ) -> list[Problem]:
-    """Validate `frame` lazily (all failures at once) and map them to rows of their files."""
+    """Validate `frame` lazily (all failures at once) and map them to rows of their files.
+
+    `file_columns` renames derived columns to the file column they come from, for messages.
+    """
     fields = set(schema.to_schema().columns)
     checked = frame.drop(
         [c for c in ("source_file", "source_row") if c in frame.columns and c not in fields]
@@ -147,7 +157,12 @@ def schema_problems(
     try:
         schema.validate(checked, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        return _failures_to_problems(errors.failure_cases, frame, schema, table)
+        problems = _failures_to_problems(errors.failure_cases, frame, schema, table)
+        renames = file_columns or {}
+        return [
+            Problem(p.file, p.row, renames.get(p.column, p.column), p.found, p.expected, p.rule)
+            for p in problems
+        ]
     return []
 
 

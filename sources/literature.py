@@ -7,6 +7,8 @@ Dropping a new CSV into `results/` adds its rows: no code change.
 
 from __future__ import annotations
 
+import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,9 +60,13 @@ def read_text_csv(path: Path, columns: list[str], optional: list[str] = ()) -> t
     """Read every cell as text and check the header against the documented columns."""
     label = display_path(path)
     try:
+        record_lines, problems = _record_lines(path, label)
+        if problems:
+            return pl.DataFrame(), problems
         frame = pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.PolarsError, OSError) as error:
-        return pl.DataFrame(), [Problem(label, None, None, f"an unreadable CSV ({error})", "a comma-separated file with a header row")]
+    except (pl.exceptions.PolarsError, OSError, csv.Error, UnicodeDecodeError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return pl.DataFrame(), [Problem(label, None, None, f"an unreadable CSV ({first_line})", "a UTF-8 comma-separated file with a header row")]
     problems = [
         Problem(label, 1, column, "no such column", "the documented column to be present")
         for column in columns
@@ -81,9 +87,30 @@ def read_text_csv(path: Path, columns: list[str], optional: list[str] = ()) -> t
         [pl.col(c).str.strip_chars().replace("", None) for c in frame.columns]
     ).with_columns(
         pl.lit(label).alias("source_file"),
-        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias("source_row"),
+        pl.Series("source_row", record_lines[: frame.height], dtype=pl.Int64),
     )
     return frame, []
+
+
+def _record_lines(path: Path, label: str) -> tuple[list[int], list[Problem]]:
+    """The line each record starts on (a quoted cell may span lines), and records of the wrong width."""
+    starts, problems = [], []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            return [], [Problem(label, None, None, "an empty file", "a header row")]
+        previous_end = reader.line_num
+        for record in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if not record:
+                continue
+            if len(record) != len(header):
+                problems.append(Problem(label, start, None, f"{len(record)} fields",
+                                        f"{len(header)} fields, as in the header (a stray or missing comma?)"))
+            starts.append(start)
+    return starts, problems
 
 
 def parse_scale(text: str | None) -> float | None:
@@ -94,10 +121,12 @@ def parse_scale(text: str | None) -> float | None:
     multipliers = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
     try:
         if cleaned[-1:].upper() in multipliers:
-            return float(cleaned[:-1]) * multipliers[cleaned[-1].upper()]
-        return float(cleaned)
+            value = float(cleaned[:-1]) * multipliers[cleaned[-1].upper()]
+        else:
+            value = float(cleaned)
     except ValueError:
         return None
+    return value if math.isfinite(value) else None
 
 
 def _models(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:

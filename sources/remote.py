@@ -99,14 +99,13 @@ def fetch(remote: RemoteFile, *, timeout_s: float = 60.0) -> Path:
 
 
 def _atomic_copy(source: Path, target: Path) -> None:
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-        with source.open("rb") as handle:
-            shutil.copyfileobj(handle, tmp)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp, source.open("rb") as handle:
+        shutil.copyfileobj(handle, tmp)
     os.replace(tmp.name, target)
 
 
 def _atomic_write_stream(stream, target: Path, remote: RemoteFile) -> None:
-    tmp = tempfile.NamedTemporaryFile(dir=target.parent, delete=False)
+    tmp = tempfile.NamedTemporaryFile(dir=target.parent, delete=False)  # noqa: SIM115 (closed below, kept for os.replace)
     try:
         with tmp:
             shutil.copyfileobj(stream, tmp)

@@ -50,6 +50,10 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
 
+# Staged columns derived from a differently named file column, for messages.
+FILE_COLUMNS = {"table1": {"reported_flops": "train_flops_as_printed", "reported_params": "params_as_printed"}}
+
+
 def _tag(problems: list[Problem], rule: str) -> list[Problem]:
     return [replace(p, rule=rule) for p in problems]
 
@@ -78,7 +82,8 @@ def stage_lake(
         "results": results, "table1": literature.table1,
     }
     for name, frame in frames.items():
-        problems += _tag(schema_problems(frame, SCHEMAS[name], table=name), "schema")
+        problems += _tag(schema_problems(frame, SCHEMAS[name], table=name,
+                                         file_columns=FILE_COLUMNS.get(name)), "schema")
     problems += _tag(flops_basis_problems(models) + catalogue_problems(literature.tasks, literature.task_metrics)
                      + table1_problems(literature.table1, literature.task_metrics), "catalogue")
     problems += _tag(reference_problems(results, models, literature.task_metrics), "references")

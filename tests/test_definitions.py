@@ -11,7 +11,8 @@ from assets.definitions import defs
 from marts.panels import PANELS
 
 EXPECTED_GROUPS = {
-    "raw": {"literature_files", "obsscaling_files"},
+    "raw": {"literature_files", "obsscaling_files", "model_registry"},
+    "evaluations": {"fresh_evaluation", "fresh_results"},
     "staged": {"staged_lake"},
     "warehouse": {"models", "tasks", "task_metrics", "results", "table1"},
     "emergence": {"emergence"},
@@ -46,6 +47,14 @@ def test_layers_depend_in_order():
     assert parents("results") == {"staged_lake"}
     assert {"results", "models", "table1", "task_metrics"} <= parents("emergence")
     assert parents("chart_fig2g_mmlu") == {"emergence"}
+    assert parents("fresh_results") == {"fresh_evaluation"}
+    assert "fresh_results" in parents("emergence")
+
+
+def test_partitioned_evaluations_stay_out_of_the_main_job():
+    selected = {k.to_user_string() for k in defs.resolve_job_def("lake").asset_layer.selected_asset_keys}
+    assert "fresh_evaluation" not in selected and "fresh_results" not in selected
+    assert {"model_registry", "staged_lake", "emergence", "chart_gallery"} <= selected
 
 
 def test_every_asset_has_a_description_and_tables_have_column_schemas():

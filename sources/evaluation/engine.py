@@ -1,0 +1,720 @@
+"""`evaluate`: one model on one BIG-bench task, to rows of the warehouse's `eval_examples` and `results`.
+
+Per example the engine needs, from the model: the log-probability of the target, the options'
+log-probabilities (multiple choice) and the greedy answer (generative metrics). It gets them with
+as little model work as it can prove exact:
+
+1. *One encoding per context.* Each context is encoded once and every continuation (targets and
+   options) is scored on top of its KV cache (scoring.score_shared).
+2. *Greedy answers from the teacher-forced pass.* The scoring pass gives, at every target
+   position, the argmax token and the gap between the two largest logits. Greedy decoding's first
+   tokens are known as long as they coincide with the target: they are the target tokens up to the
+   first position where the argmax differs, plus that argmax. These known tokens are replayed
+   through the same `GreedyJudge.step` the decoding loop uses; when the judge finishes (EOS, the
+   token limit, or an answer that no continuation can change, see answers.py) the answer is exactly
+   greedy generation's. Requirements, else the example falls back to decoding: the scoring context
+   is token for token the generation context, and each argmax used beats the runner-up by at least
+   `tie_margin` logits (so floating-point differences between a full pass and incremental decoding
+   cannot flip it).
+3. *Decoding only what is left*, batched, with each row stopped as soon as its answer is fixed
+   (decoding.greedy_decode).
+4. *A result cache* keyed by weights revision, task file hash and config (cache.py): a hit returns
+   the stored rows without loading the model.
+
+Batches are packed by a token budget, longest first; results are scattered back to input order.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import polars as pl
+
+from sources.bigbench import BigBenchTask, load_task
+from sources.evaluation import metrics as metric_fns
+from sources.evaluation.answers import AnswerRule
+from sources.evaluation.cache import CachedRun, ResultCache, cache_key
+from sources.evaluation.model import LoadedModel, ModelSpec, resolve_revision
+from sources.evaluation.prompts import Prompt, build_prompts, example_rng
+from sources.evaluation.tokenization import TOKENIZATIONS, PromptTokenizer
+
+ENGINE_VERSION = "0.1.0"
+CITATION = f"emergence-lake engine {ENGINE_VERSION}"
+
+# Columns and types of warehouse/schema.sql, in its order.
+EXAMPLES_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "model_id": pl.String(),
+    "task_id": pl.String(),
+    "shots": pl.Int32(),
+    "example_idx": pl.Int32(),
+    "prompt_hash": pl.String(),
+    "target": pl.String(),
+    "prediction": pl.String(),
+    "correct": pl.Boolean(),
+    "target_logprob": pl.Float64(),
+    "target_tokens": pl.Int32(),
+    "choice_logprobs": pl.List(pl.Float64()),
+}
+RESULTS_SCHEMA: dict[str, pl.DataType] = {
+    "model_id": pl.String(),
+    "task_id": pl.String(),
+    "shots": pl.Int32(),
+    "prompting": pl.String(),
+    "setting": pl.String(),
+    "metric": pl.String(),
+    "value": pl.Float64(),
+    "unit": pl.String(),
+    "n_examples": pl.Int32(),
+    "origin": pl.String(),
+    "citation": pl.String(),
+    "location": pl.String(),
+    "source_file": pl.String(),
+    "in_wei_figure": pl.Boolean(),
+    "note": pl.String(),
+}
+METRIC_UNITS = {
+    "exact_str_match": "percent",
+    "multiple_choice_grade": "percent",
+    "bleu": "bleu",
+    "target_logprob": "nats",
+    "target_cross_entropy": "nats_per_token",
+}
+SUPPORTED_TASK_METRICS = ("exact_str_match", "multiple_choice_grade", "bleu")
+DEFAULT_TOKEN_BUDGET = {"cpu": 8192, "cuda": 65536}
+MAX_AUTO_NEW_TOKENS = 256
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything that can change an evaluation's results (and so enters the cache key)."""
+
+    shots: int = 2
+    limit: int | None = None
+    seed: int = 0
+    tokenization: str = "bigbench"
+    stop_sequences: tuple[str, ...] = ()
+    max_new_tokens: int | None = None  # None: 2 x the longest target in tokens + 8, at most 256
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.shots < 0:
+            raise ValueError(f"shots must be >= 0, got {self.shots}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1, got {self.limit}")
+        if self.tokenization not in TOKENIZATIONS:
+            raise ValueError(f"tokenization must be one of {TOKENIZATIONS}, got {self.tokenization!r}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if any(not s for s in self.stop_sequences):
+            raise ValueError("stop sequences must be non-empty strings")
+
+    def as_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["stop_sequences"] = list(self.stop_sequences)
+        return values
+
+    @property
+    def config_hash(self) -> str:
+        return cache_key({"engine": ENGINE_VERSION, **self.as_dict()})[:12]
+
+
+@dataclass
+class EvaluationStats:
+    """How the results were obtained. On a cache hit, everything but `cache_hit` and
+    `wall_seconds` describes the computation that produced the cached rows."""
+
+    n_examples: int
+    cache_hit: bool
+    wall_seconds: float  # this call, end to end
+    load_seconds: float  # loading the model (0 when given a loaded model)
+    eval_seconds: float  # prompts, scoring, decoding and metrics; model loading excluded
+    examples_per_second: float
+    tokens_processed: int  # tokens run through the model, padding excluded
+    tokens_per_second: float
+    forward_passes: int
+    n_fast_path: int  # generative examples answered from the teacher-forced pass
+    n_generated: int  # generative examples that needed decoding
+    n_truncated: int  # contexts cut from the left to fit the model
+    device: str
+    metrics_not_computed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EvaluationRun:
+    run_id: str
+    model_id: str
+    model_revision: str
+    task_id: str
+    config: EvalConfig
+    examples: pl.DataFrame  # columns of eval_examples
+    results: pl.DataFrame  # columns of results
+    stats: EvaluationStats
+
+    @property
+    def config_hash(self) -> str:
+        return self.config.config_hash
+
+    @property
+    def metric_values(self) -> dict[str, float]:
+        """{metric: value} for this task's own rows (the parent's rows for composite tasks)."""
+        own = self.results.filter(pl.col("task_id") == self.task_id)
+        return dict(zip(own["metric"].to_list(), own["value"].to_list(), strict=True))
+
+
+class _ModelHandle:
+    """Loads the model on first use only, so that cache hits never load it."""
+
+    def __init__(self, spec: ModelSpec, loaded: LoadedModel | None, device: str | None, dtype: str):
+        self.spec, self.loaded, self.device, self.dtype = spec, loaded, device, dtype
+        self.load_seconds = 0.0
+
+    def get(self) -> LoadedModel:
+        if self.loaded is None:
+            from sources.evaluation.model import load_model
+
+            start = time.perf_counter()
+            self.loaded = load_model(self.spec, device=self.device, dtype=self.dtype)
+            self.load_seconds = time.perf_counter() - start
+        return self.loaded
+
+
+def evaluate(
+    spec: ModelSpec,
+    task_id: str,
+    shots: int = 2,
+    limit: int | None = None,
+    *,
+    seed: int = 0,
+    tokenization: str = "bigbench",
+    stop_sequences: Sequence[str] = (),
+    max_new_tokens: int | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    token_budget: int | None = None,
+    use_cache: bool = True,
+    model: LoadedModel | None = None,
+    progress: ProgressCallback | None = None,
+    show_progress: bool = False,
+    fast_path: bool = True,
+    share_context: bool = True,
+    tie_margin: float | None = None,
+) -> EvaluationRun:
+    """Evaluate `spec` on a BIG-bench task (``task`` or ``task/subtask``), `shots`-shot.
+
+    `limit` evaluates a seeded random subset of that many examples (the same subset for every
+    model). A composite task (``arithmetic``) evaluates each subtask and adds rows for the parent
+    with the unweighted mean over subtasks (BIG-bench's aggregate). `model` reuses an already
+    loaded model (several tasks, one load). `progress(stage, done, total)` reports progress;
+    `show_progress` draws tqdm bars. `fast_path`, `share_context` and `tie_margin` change speed,
+    never results; they exist for tests and benchmarks.
+    """
+    started = time.perf_counter()
+    if model is not None:
+        device = model.device
+        dtype = model.dtype
+    else:
+        device, dtype = _resolve_device_dtype(device, dtype)
+    config = EvalConfig(
+        shots=shots,
+        limit=limit,
+        seed=seed,
+        tokenization=tokenization,
+        stop_sequences=tuple(stop_sequences),
+        max_new_tokens=max_new_tokens,
+        dtype=dtype,
+    )
+    handle = _ModelHandle(spec, model, device, dtype)
+    revision = model.revision if model is not None else resolve_revision(spec)
+    options = _RunOptions(
+        device=device,
+        token_budget=token_budget or DEFAULT_TOKEN_BUDGET["cuda" if device.startswith("cuda") else "cpu"],
+        use_cache=use_cache,
+        fast_path=fast_path,
+        share_context=share_context,
+        tie_margin=tie_margin if tie_margin is not None else (1e-3 if dtype == "float32" else 0.5),
+        progress=progress,
+        show_progress=show_progress,
+    )
+    task = load_task(task_id)
+    if task.is_composite:
+        runs = [
+            _evaluate_leaf(spec, load_task(sub), config, revision, handle, options)
+            for sub in task.subtask_ids
+        ]
+        run = _combine(task, spec, config, revision, runs)
+    else:
+        run = _evaluate_leaf(spec, task, config, revision, handle, options)
+    run.stats.wall_seconds = time.perf_counter() - started
+    run.stats.load_seconds = handle.load_seconds
+    return run
+
+
+def _resolve_device_dtype(device: str | None, dtype: str | None) -> tuple[str, str]:
+    from sources.evaluation.model import default_device, default_dtype
+
+    device = device or default_device()
+    return device, dtype or default_dtype(device)
+
+
+@dataclass
+class _RunOptions:
+    device: str
+    token_budget: int
+    use_cache: bool
+    fast_path: bool
+    share_context: bool
+    tie_margin: float
+    progress: ProgressCallback | None
+    show_progress: bool
+
+
+def select_examples(task: BigBenchTask, limit: int | None, seed: int) -> list[int]:
+    """All example indices, or a seeded random subset of `limit` of them (sorted)."""
+    count = len(task.examples)
+    if limit is None or limit >= count:
+        return list(range(count))
+    return sorted(example_rng(seed, task.task_id, -1, "limit").sample(range(count), limit))
+
+
+def _evaluate_leaf(
+    spec: ModelSpec,
+    task: BigBenchTask,
+    config: EvalConfig,
+    revision: str,
+    handle: _ModelHandle,
+    options: _RunOptions,
+) -> EvaluationRun:
+    key = cache_key(
+        {
+            "engine": ENGINE_VERSION,
+            "model_revision": revision,
+            "task_id": task.task_id,
+            "task_file_sha256": task.task_file_sha256,
+            "config": config.as_dict(),
+        }
+    )
+    run_id = key[:16]
+    cache = ResultCache()
+    if options.use_cache:
+        cached = cache.get(key)
+        if cached is not None:
+            stats = EvaluationStats(**{**cached.meta["stats"], "cache_hit": True})
+            examples = cached.examples.with_columns(pl.lit(spec.model_id).alias("model_id"))
+            results = cached.results.with_columns(
+                pl.lit(spec.model_id).alias("model_id"), pl.lit(spec.weights).alias("source_file")
+            )
+            return EvaluationRun(run_id, spec.model_id, revision, task.task_id, config, examples, results, stats)
+
+    loaded = handle.get()
+    eval_started = time.perf_counter()
+    computed = _compute(task, config, loaded, options)
+    examples = _examples_frame(run_id, spec.model_id, task, config, computed)
+    results = _results_frame(run_id, spec, task, config, revision, computed)
+    eval_seconds = time.perf_counter() - eval_started
+    n = len(computed.prompts)
+    stats = EvaluationStats(
+        n_examples=n,
+        cache_hit=False,
+        wall_seconds=eval_seconds,
+        load_seconds=0.0,
+        eval_seconds=eval_seconds,
+        examples_per_second=n / eval_seconds if eval_seconds > 0 else math.inf,
+        tokens_processed=computed.tokens,
+        tokens_per_second=computed.tokens / eval_seconds if eval_seconds > 0 else math.inf,
+        forward_passes=computed.forward_passes,
+        n_fast_path=computed.n_fast_path,
+        n_generated=computed.n_generated,
+        n_truncated=computed.n_truncated,
+        device=loaded.device,
+        metrics_not_computed=[m for m in task.metrics if m not in SUPPORTED_TASK_METRICS],
+    )
+    if options.use_cache:
+        cache.put(
+            key,
+            CachedRun(
+                examples=examples,
+                results=results,
+                meta={
+                    "run_id": run_id,
+                    "engine_version": ENGINE_VERSION,
+                    "model_revision": revision,
+                    "weights": spec.weights,
+                    "task_id": task.task_id,
+                    "task_file_sha256": task.task_file_sha256,
+                    "config": config.as_dict(),
+                    "stats": stats.as_dict(),
+                    "created_unix": time.time(),
+                },
+            ),
+        )
+    return EvaluationRun(run_id, spec.model_id, revision, task.task_id, config, examples, results, stats)
+
+
+@dataclass
+class _Computed:
+    prompts: list[Prompt]
+    predictions: list[str]
+    correct: list[bool]
+    target_logprobs: list[float]
+    target_tokens: list[int]
+    choice_logprobs: list[list[float] | None]
+    mc_grades: list[float] | None
+    generated_answers: list[str] | None
+    tokens: int
+    forward_passes: int
+    n_fast_path: int
+    n_generated: int
+    n_truncated: int
+
+
+def _compute(task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, options: _RunOptions) -> _Computed:
+    # Heavy modules (torch) are imported here, when there is model work to do.
+    from sources.evaluation.decoding import Resume, continue_greedy, greedy_decode
+    from sources.evaluation.greedy import GreedyJudge
+    from sources.evaluation.scoring import ScoringRequest, WorkCounter, score_flat, score_shared
+
+    indices = select_examples(task, config.limit, config.seed)
+    prompts = build_prompts(task, config.shots, seed=config.seed, indices=indices)
+    generative = bool(task.generative_metrics)
+    multiple_choice = bool(task.multiple_choice_metrics)
+    tokenizer = PromptTokenizer(loaded.tokenizer, config.tokenization)  # type: ignore[arg-type]
+
+    max_new = config.max_new_tokens or _auto_max_new_tokens(task, tokenizer)
+    judge = GreedyJudge(
+        rule=AnswerRule(task.output_regex, task.stop_string, config.stop_sequences),
+        decode=tokenizer.decode,
+        eos_token_ids=frozenset(loaded.eos_token_ids),
+        max_new_tokens=max_new,
+    )
+
+    requests: list[ScoringRequest] = []
+    continuation_texts: list[list[str]] = []
+    generation_contexts: list[list[int]] = []
+    truncated = 0
+    for prompt in prompts:
+        texts: list[str] = []
+        for text in (prompt.targets if generative else prompt.targets[:1]) + prompt.choices:
+            if text not in texts:
+                texts.append(text)
+        context_ids, continuation_ids = tokenizer.scoring_ids(prompt.text, texts)
+        room = loaded.max_length - max((len(c) for c in continuation_ids), default=0)
+        if len(context_ids) > room:
+            context_ids, truncated = context_ids[len(context_ids) - max(room, 1) :], truncated + 1
+        requests.append(ScoringRequest(tuple(context_ids), tuple(tuple(c) for c in continuation_ids)))
+        continuation_texts.append(texts)
+        if generative:
+            generation_ids = tokenizer.generation_ids(prompt.text)
+            room = loaded.max_length - max_new
+            if len(generation_ids) > room:
+                generation_ids = generation_ids[len(generation_ids) - max(room, 1) :]
+            generation_contexts.append(generation_ids)
+
+    counter = WorkCounter()
+    answers: list[str | None] = [None] * len(prompts)
+    from_scratch: list[int] = []
+    n_fast = n_resumed = 0
+
+    def replay_targets(i: int, scores_i: list) -> tuple[int, Any] | None:
+        """Answer example i from its teacher-forced scores, or return (continuation, replay) to resume."""
+        nonlocal n_fast
+        request, texts = requests[i], continuation_texts[i]
+        if not options.fast_path or list(request.context_ids) != generation_contexts[i]:
+            return None
+        best: tuple[int, _Replay] | None = None
+        for target in prompts[i].targets:
+            j = texts.index(target)
+            if not request.continuations[j]:
+                continue
+            replay = _replay_known_greedy_prefix(
+                judge, request.context_ids, request.continuations[j], scores_i[j], options.tie_margin
+            )
+            if replay.state.finished:
+                answers[i] = replay.state.answer
+                n_fast += 1
+                return None
+            if best is None or len(replay.state.ids) > len(best[1].state.ids):
+                best = (j, replay)
+        return best
+
+    def after_batch(indices: list[int], batch_scores: list, shared: Any) -> None:
+        """Generative tasks: settle greedy answers while this batch's KV cache is alive."""
+        nonlocal n_resumed
+        resumes, resumed = [], []
+        for b, i in enumerate(indices):
+            best = replay_targets(i, batch_scores[b])
+            if answers[i] is not None:
+                continue
+            if best is None or shared is None:
+                from_scratch.append(i)
+                continue
+            j, replay = best
+            resumes.append(Resume(b, j, replay.visible, replay.feed_token, replay.state))
+            resumed.append(i)
+        if resumes:
+            continue_greedy(loaded, shared, resumes, judge, counter)
+            n_resumed += len(resumes)
+            for i, resume in zip(resumed, resumes, strict=True):
+                answers[i] = resume.state.answer
+
+    share = options.share_context
+    with _Progress("score", len(requests), options) as tick:
+        if share:
+            scores = score_shared(
+                loaded, requests, options.token_budget, counter, tick,
+                after_batch=after_batch if generative else None,
+            )
+        else:
+            scores = score_flat(loaded, requests, options.token_budget, counter, tick)
+            if generative:
+                for i in range(len(prompts)):
+                    replay_targets(i, scores[i])
+                    if answers[i] is None:
+                        from_scratch.append(i)
+    if from_scratch:
+        with _Progress("generate", len(from_scratch), options) as tick:
+            states = greedy_decode(
+                loaded, [generation_contexts[i] for i in from_scratch], judge, options.token_budget, counter, tick
+            )
+        for i, state in zip(from_scratch, states, strict=True):
+            answers[i] = state.answer
+    n_generated = n_resumed + len(from_scratch)
+    generated_answers = [a if a is not None else "" for a in answers] if generative else None
+
+    target_logprobs, target_tokens, choice_logprobs = [], [], []
+    for prompt, texts, example_scores in zip(prompts, continuation_texts, scores, strict=True):
+        by_text = dict(zip(texts, example_scores, strict=True))
+        target_score = by_text[prompt.targets[0]]
+        target_logprobs.append(target_score.logprob)
+        target_tokens.append(len(target_score.token_logprobs))
+        if prompt.choices:
+            choice_logprobs.append(
+                [by_text[c].logprob if by_text[c].token_logprobs else -math.inf for c in prompt.choices]
+            )
+        else:
+            choice_logprobs.append(None)
+
+    mc_grades: list[float] | None = None
+    if multiple_choice:
+        mc_grades = [
+            metric_fns.multiple_choice_grade(lps or [], p.choice_scores)
+            for lps, p in zip(choice_logprobs, prompts, strict=True)
+        ]
+    if generated_answers is not None:
+        predictions = generated_answers
+        correct = [metric_fns.exact_str_match(a, p.targets) for a, p in zip(predictions, prompts, strict=True)]
+    else:
+        chosen = [metric_fns.chosen_option(lps or []) for lps in choice_logprobs]
+        predictions = [p.choices[c] for p, c in zip(prompts, chosen, strict=True)]
+        correct = [p.choice_scores[c] == max(p.choice_scores) for p, c in zip(prompts, chosen, strict=True)]
+    return _Computed(
+        prompts=prompts,
+        predictions=predictions,
+        correct=correct,
+        target_logprobs=target_logprobs,
+        target_tokens=target_tokens,
+        choice_logprobs=choice_logprobs,
+        mc_grades=mc_grades,
+        generated_answers=generated_answers,
+        tokens=counter.tokens,
+        forward_passes=counter.forward_passes,
+        n_fast_path=n_fast,
+        n_generated=n_generated,
+        n_truncated=truncated,
+    )
+
+
+@dataclass
+class _Replay:
+    state: Any  # GreedyState after the known tokens
+    visible: int  # context + target tokens that are greedy's prefix (to resume decoding from)
+    feed_token: int  # the token decoding processes next, at logical position `visible`
+
+
+def _replay_known_greedy_prefix(
+    judge: Any, context: tuple[int, ...], continuation: tuple[int, ...], score: Any, tie_margin: float
+) -> _Replay:
+    """Replay the greedy tokens the teacher-forced pass already determines.
+
+    At position i the pass gives the argmax after ``context + y_<i``; that is greedy's token for as
+    long as greedy has reproduced y_<i. Each known token goes through the judge. The replay stops at
+    the first argmax that differs from the target (later positions are conditioned on the target,
+    not on greedy's token): decoding resumes by feeding that token. At an argmax whose margin is
+    below `tie_margin` it stops before using it: decoding recomputes that position by re-feeding
+    the token before it.
+    """
+    state = judge.new_state()
+    for position, token in enumerate(score.greedy_ids):
+        if score.greedy_margins[position] < tie_margin:
+            if position == 0:
+                return _Replay(state, len(context) - 1, context[-1])
+            return _Replay(state, len(context) + position - 1, continuation[position - 1])
+        if judge.step(state, token):
+            return _Replay(state, -1, -1)
+        if position < len(continuation) and token != continuation[position]:
+            return _Replay(state, len(context) + position, token)
+    return _Replay(state, len(context) + len(continuation), score.greedy_ids[-1])
+
+
+def _auto_max_new_tokens(task: BigBenchTask, tokenizer: PromptTokenizer) -> int:
+    targets = sorted({t for e in task.examples for t in e.targets})
+    if not targets:
+        return 32
+    encoded = tokenizer.tokenizer(targets, add_special_tokens=False)["input_ids"]
+    longest = max(len(ids) for ids in encoded)
+    return min(MAX_AUTO_NEW_TOKENS, 2 * longest + 8)
+
+
+class _Progress:
+    """tqdm bar and/or callback for one stage; a context manager yielding tick(n_done)."""
+
+    def __init__(self, stage: str, total: int, options: _RunOptions) -> None:
+        self.stage, self.total, self.options = stage, total, options
+        self.done = 0
+        self.bar = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if self.options.show_progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, desc=self.stage, unit="ex", leave=False)
+        if self.options.progress:
+            self.options.progress(self.stage, 0, self.total)
+        return self.tick
+
+    def tick(self, n: int) -> None:
+        self.done = min(self.total, self.done + n)
+        if self.bar is not None:
+            self.bar.update(n)
+        if self.options.progress:
+            self.options.progress(self.stage, self.done, self.total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _examples_frame(run_id: str, model_id: str, task: BigBenchTask, config: EvalConfig, c: _Computed) -> pl.DataFrame:
+    n = len(c.prompts)
+    return pl.DataFrame(
+        {
+            "run_id": [run_id] * n,
+            "model_id": [model_id] * n,
+            "task_id": [task.task_id] * n,
+            "shots": [config.shots] * n,
+            "example_idx": [p.example_idx for p in c.prompts],
+            "prompt_hash": [p.prompt_hash for p in c.prompts],
+            "target": [p.targets[0] for p in c.prompts],
+            "prediction": c.predictions,
+            "correct": c.correct,
+            "target_logprob": c.target_logprobs,
+            "target_tokens": c.target_tokens,
+            "choice_logprobs": c.choice_logprobs,
+        },
+        schema=EXAMPLES_SCHEMA,
+    )
+
+
+def _metric_values(task: BigBenchTask, c: _Computed) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for metric in task.metrics:
+        if metric == "exact_str_match" and c.generated_answers is not None:
+            hits = [metric_fns.exact_str_match(a, p.targets) for a, p in zip(c.generated_answers, c.prompts, strict=True)]
+            values[metric] = 100.0 * sum(hits) / len(hits)
+        elif metric == "multiple_choice_grade" and c.mc_grades is not None:
+            values[metric] = 100.0 * sum(c.mc_grades) / len(c.mc_grades)
+        elif metric == "bleu" and c.generated_answers is not None:
+            values[metric] = metric_fns.corpus_bleu(c.generated_answers, [p.targets for p in c.prompts])
+    values["target_logprob"] = metric_fns.mean_target_logprob(c.target_logprobs)
+    values["target_cross_entropy"] = metric_fns.target_cross_entropy(c.target_logprobs, c.target_tokens)
+    return values
+
+
+def _result_rows(
+    spec: ModelSpec, task_id: str, config: EvalConfig, run_id: str, revision: str,
+    values: dict[str, float], n_examples: int, note: str,
+) -> pl.DataFrame:
+    rows = [
+        {
+            "model_id": spec.model_id,
+            "task_id": task_id,
+            "shots": config.shots,
+            "prompting": "standard",
+            "setting": f"{config.shots}-shot",
+            "metric": metric,
+            "value": float(value),
+            "unit": METRIC_UNITS[metric],
+            "n_examples": n_examples,
+            "origin": "fresh",
+            "citation": CITATION,
+            "location": f"run {run_id} config {config.config_hash}",
+            "source_file": spec.weights,
+            "in_wei_figure": False,
+            "note": note,
+        }
+        for metric, value in values.items()
+    ]
+    return pl.DataFrame(rows, schema=RESULTS_SCHEMA)
+
+
+def _results_frame(
+    run_id: str, spec: ModelSpec, task: BigBenchTask, config: EvalConfig, revision: str, c: _Computed
+) -> pl.DataFrame:
+    note = f"weights revision {revision}"
+    return _result_rows(spec, task.task_id, config, run_id, revision, _metric_values(task, c), len(c.prompts), note)
+
+
+def _combine(
+    task: BigBenchTask, spec: ModelSpec, config: EvalConfig, revision: str, runs: list[EvaluationRun]
+) -> EvaluationRun:
+    """A parent task's run: subtask rows plus parent rows (unweighted mean over subtasks)."""
+    run_id = cache_key({"parent": task.task_id, "runs": [r.run_id for r in runs]})[:16]
+    sub_results = pl.concat([r.results for r in runs])
+    means = (
+        sub_results.group_by("metric", maintain_order=True)
+        .agg(pl.col("value").mean(), pl.col("n_examples").sum(), pl.len().alias("n_subtasks"))
+        .filter(pl.col("n_subtasks") == len(runs))
+    )
+    note = f"weights revision {revision}; unweighted mean over {len(runs)} subtasks (BIG-bench aggregate)"
+    parent = _result_rows(
+        spec, task.task_id, config, run_id, revision,
+        dict(zip(means["metric"].to_list(), means["value"].to_list(), strict=True)), 0, note,
+    ).with_columns(pl.Series("n_examples", means["n_examples"].to_list(), dtype=pl.Int32()))
+    stats = EvaluationStats(
+        n_examples=sum(r.stats.n_examples for r in runs),
+        cache_hit=all(r.stats.cache_hit for r in runs),
+        wall_seconds=0.0,
+        load_seconds=0.0,
+        eval_seconds=sum(r.stats.eval_seconds for r in runs),
+        examples_per_second=0.0,
+        tokens_processed=sum(r.stats.tokens_processed for r in runs),
+        tokens_per_second=0.0,
+        forward_passes=sum(r.stats.forward_passes for r in runs),
+        n_fast_path=sum(r.stats.n_fast_path for r in runs),
+        n_generated=sum(r.stats.n_generated for r in runs),
+        n_truncated=sum(r.stats.n_truncated for r in runs),
+        device=runs[0].stats.device,
+        metrics_not_computed=sorted({m for r in runs for m in r.stats.metrics_not_computed}),
+    )
+    if stats.eval_seconds > 0:
+        stats.examples_per_second = stats.n_examples / stats.eval_seconds
+        stats.tokens_per_second = stats.tokens_processed / stats.eval_seconds
+    return EvaluationRun(
+        run_id=run_id,
+        model_id=spec.model_id,
+        model_revision=revision,
+        task_id=task.task_id,
+        config=config,
+        examples=pl.concat([r.examples for r in runs]),
+        results=pl.concat([sub_results, parent]),
+        stats=stats,
+    )
