@@ -13,20 +13,16 @@ from sources.paths import charts_dir
 from warehouse.store import read_frame
 
 GROUP = "charts"
-PREVIEW_MAX_BYTES = 400_000  # larger PNGs are linked, not inlined, in the asset metadata
 
 
 def _file_metadata(files: dict) -> dict:
-    png = files["png"]
-    metadata = {
+    encoded = base64.b64encode(files["preview"].read_bytes()).decode()
+    return {
         "html": dg.MetadataValue.path(str(files["html"])),
-        "png": dg.MetadataValue.path(str(png)),
+        "png": dg.MetadataValue.path(str(files["png"])),
+        "preview": dg.MetadataValue.md(f"![{files['png'].stem}](data:image/png;base64,{encoded})"),
+        "changed": files["changed"],
     }
-    data = png.read_bytes()
-    if len(data) <= PREVIEW_MAX_BYTES:
-        encoded = base64.b64encode(data).decode()
-        metadata["preview"] = dg.MetadataValue.md(f"![{png.stem}](data:image/png;base64,{encoded})")
-    return metadata
 
 
 def _spec(panel: Panel) -> PanelSpec:

@@ -43,10 +43,15 @@ def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mat
         metadata={
             "dagster/row_count": frame.height,
             **{f"n_{row[0]}": row[1] for row in counts.iter_rows()},
-            "table1_comparisons": dg.MetadataValue.md(
-                agreements.select("task_id", "family", "classification", "emergent_model_id",
-                                  "reported_params", "agrees_with_reported").to_pandas().to_markdown(index=False)
-                if agreements.height else "none"
-            ),
+            "table1_comparisons": dg.MetadataValue.md(_markdown_table(agreements.select(
+                "task_id", "family", "classification", "emergent_model_id", "reported_params", "agrees_with_reported"))),
         }
     )
+
+
+def _markdown_table(frame) -> str:
+    if frame.height == 0:
+        return "none"
+    header = "| " + " | ".join(frame.columns) + " |\n| " + " | ".join("---" for _ in frame.columns) + " |\n"
+    rows = ("| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows())
+    return header + "\n".join(rows)

@@ -9,6 +9,7 @@ citation behind every point, and notes that say what was left out and why.
 
 from __future__ import annotations
 
+import io
 import math
 import textwrap
 from collections.abc import Iterable, Sequence
@@ -898,15 +899,36 @@ def table1_chart(table1: pl.DataFrame) -> alt.TopLevelMixin:
 # --------------------------------------------------------------------------------------------
 
 
-def write_chart(chart: alt.TopLevelMixin, directory: Path, stem: str) -> dict[str, Path]:
-    """Write `stem.html` (Vega, Vega-Lite and vega-embed inlined: opens offline) and `stem.png` (scale 2).
+PREVIEW_SCALE = 0.6  # the small PNG shown inline in Dagster's asset metadata
 
-    Both go through vl-convert, so no browser or network is needed.
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Write only when the bytes differ, so an unaffected chart keeps its file (and mtime)."""
+    if path.exists() and path.read_bytes() == data:
+        return False
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return True
+
+
+def write_chart(chart: alt.TopLevelMixin, directory: Path, stem: str) -> dict[str, Path | bool]:
+    """Write `stem.html` (Vega, Vega-Lite and vega-embed inlined: opens offline), `stem.png` (scale 2)
+    and `previews/stem.png` (small, for asset metadata).
+
+    All go through vl-convert, so no browser or network is needed. Files whose content would not
+    change are left alone; `changed` says whether any was rewritten.
     """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "previews").mkdir(parents=True, exist_ok=True)
     html_path = directory / f"{stem}.html"
     png_path = directory / f"{stem}.png"
-    chart.save(str(html_path), format="html", inline=True)
-    chart.save(str(png_path), format="png", scale_factor=2)
-    return {"html": html_path, "png": png_path}
+    preview_path = directory / "previews" / f"{stem}.png"
+    html, png, preview = io.StringIO(), io.BytesIO(), io.BytesIO()
+    chart.save(html, format="html", inline=True)
+    chart.save(png, format="png", scale_factor=2)
+    chart.save(preview, format="png", scale_factor=PREVIEW_SCALE)
+    changed = False
+    for path, data in ((html_path, html.getvalue().encode()), (png_path, png.getvalue()), (preview_path, preview.getvalue())):
+        changed |= _write_if_changed(path, data)
+    return {"html": html_path, "png": png_path, "preview": preview_path, "changed": changed}

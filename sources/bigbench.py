@@ -255,7 +255,9 @@ def load_task(task_id: str) -> BigBenchTask:
         raw = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise TaskFormatError(f"{path}: not valid UTF-8 JSON ({error})") from error
-    return parse_task(raw, task_id=task_id, task_file=str(path), task_file_sha256=_sha256_bytes(data))
+    return parse_task(
+        raw, task_id=task_id, task_file=str(path), task_file_sha256=_sha256_bytes(data)
+    )
 
 
 def parse_task(raw: dict, *, task_id: str, task_file: str, task_file_sha256: str) -> BigBenchTask:
@@ -277,7 +279,8 @@ def parse_task(raw: dict, *, task_id: str, task_file: str, task_file_sha256: str
                 "BIG-bench requires at most one (use non-capturing groups)"
             )
     examples = tuple(
-        _parse_example(example, index, task_file) for index, example in enumerate(raw.get("examples", []))
+        _parse_example(example, index, task_file)
+        for index, example in enumerate(raw.get("examples", []))
     )
     subtasks = subtask_ids_of(task_id)
     if not examples and not subtasks:
@@ -307,7 +310,9 @@ def parse_task(raw: dict, *, task_id: str, task_file: str, task_file_sha256: str
         example_output_prefix=raw.get("example_output_prefix", DEFAULT_OUTPUT_PREFIX),
         choice_prefix=raw.get("choice_prefix", DEFAULT_CHOICE_PREFIX),
         append_choices_to_input=bool(raw.get("append_choices_to_input", True)),
-        few_shot_example_separator=raw.get("few_shot_example_separator", DEFAULT_FEW_SHOT_SEPARATOR),
+        few_shot_example_separator=raw.get(
+            "few_shot_example_separator", DEFAULT_FEW_SHOT_SEPARATOR
+        ),
         output_regex=output_regex,
         stop_string=stop_string,
         task_file=task_file,
@@ -341,4 +346,3 @@ def _parse_example(example: object, index: int, task_file: str) -> BigBenchExamp
     else:
         raise TaskFormatError(f"{where}: 'target' must be a string or a non-empty list of strings")
     return BigBenchExample(input=example["input"], targets=targets, target_scores=target_scores)
-

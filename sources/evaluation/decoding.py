@@ -122,7 +122,9 @@ def continue_greedy(
     if not resumes:
         return
     device = loaded.device
-    rows = torch.tensor([shared.row_of[(r.example, r.continuation)] for r in resumes], device=device)
+    rows = torch.tensor(
+        [shared.row_of[(r.example, r.continuation)] for r in resumes], device=device
+    )
     shared.cache.reorder_cache(rows)
     slots = shared.longest_context + shared.longest_continuation
     mask = torch.zeros((len(resumes), slots), dtype=torch.long)
@@ -159,7 +161,9 @@ def _greedy_loop(
     device = loaded.device
     active = list(range(len(states)))
     while active:
-        mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=device)], dim=1)
+        mask = torch.cat(
+            [mask, torch.ones((len(active), 1), dtype=mask.dtype, device=device)], dim=1
+        )
         output = loaded.forward(
             input_ids=torch.tensor(feed, device=device).unsqueeze(1),
             attention_mask=mask,
@@ -171,7 +175,9 @@ def _greedy_loop(
         counter.forward_passes += 1
         cache = loaded.output_cache(output) or cache
         chosen = output.logits[:, -1].argmax(-1).tolist()
-        going = [row for row in range(len(active)) if not judge.step(states[active[row]], chosen[row])]
+        going = [
+            row for row in range(len(active)) if not judge.step(states[active[row]], chosen[row])
+        ]
         if len(going) < len(active):
             if not going:
                 return

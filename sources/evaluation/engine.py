@@ -109,7 +109,9 @@ class EvalConfig:
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, got {self.limit}")
         if self.tokenization not in TOKENIZATIONS:
-            raise ValueError(f"tokenization must be one of {TOKENIZATIONS}, got {self.tokenization!r}")
+            raise ValueError(
+                f"tokenization must be one of {TOKENIZATIONS}, got {self.tokenization!r}"
+            )
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if any(not s for s in self.stop_sequences):
@@ -237,7 +239,8 @@ def evaluate(
     revision = model.revision if model is not None else resolve_revision(spec)
     options = _RunOptions(
         device=device,
-        token_budget=token_budget or DEFAULT_TOKEN_BUDGET["cuda" if device.startswith("cuda") else "cpu"],
+        token_budget=token_budget
+        or DEFAULT_TOKEN_BUDGET["cuda" if device.startswith("cuda") else "cpu"],
         use_cache=use_cache,
         fast_path=fast_path,
         share_context=share_context,
@@ -313,7 +316,9 @@ def _evaluate_leaf(
             results = cached.results.with_columns(
                 pl.lit(spec.model_id).alias("model_id"), pl.lit(spec.weights).alias("source_file")
             )
-            return EvaluationRun(run_id, spec.model_id, revision, task.task_id, config, examples, results, stats)
+            return EvaluationRun(
+                run_id, spec.model_id, revision, task.task_id, config, examples, results, stats
+            )
 
     loaded = handle.get()
     eval_started = time.perf_counter()
@@ -357,7 +362,9 @@ def _evaluate_leaf(
                 },
             ),
         )
-    return EvaluationRun(run_id, spec.model_id, revision, task.task_id, config, examples, results, stats)
+    return EvaluationRun(
+        run_id, spec.model_id, revision, task.task_id, config, examples, results, stats
+    )
 
 
 @dataclass
@@ -377,7 +384,9 @@ class _Computed:
     n_truncated: int
 
 
-def _compute(task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, options: _RunOptions) -> _Computed:
+def _compute(
+    task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, options: _RunOptions
+) -> _Computed:
     # Heavy modules (torch) are imported here, when there is model work to do.
     from sources.evaluation.decoding import Resume, continue_greedy, greedy_decode
     from sources.evaluation.greedy import GreedyJudge
@@ -410,7 +419,9 @@ def _compute(task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, option
         room = loaded.max_length - max((len(c) for c in continuation_ids), default=0)
         if len(context_ids) > room:
             context_ids, truncated = context_ids[len(context_ids) - max(room, 1) :], truncated + 1
-        requests.append(ScoringRequest(tuple(context_ids), tuple(tuple(c) for c in continuation_ids)))
+        requests.append(
+            ScoringRequest(tuple(context_ids), tuple(tuple(c) for c in continuation_ids))
+        )
         continuation_texts.append(texts)
         if generative:
             generation_ids = tokenizer.generation_ids(prompt.text)
@@ -436,7 +447,11 @@ def _compute(task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, option
             if not request.continuations[j]:
                 continue
             replay = _replay_known_greedy_prefix(
-                judge, request.context_ids, request.continuations[j], scores_i[j], options.tie_margin
+                judge,
+                request.context_ids,
+                request.continuations[j],
+                scores_i[j],
+                options.tie_margin,
             )
             if replay.state.finished:
                 answers[i] = replay.state.answer
@@ -470,7 +485,11 @@ def _compute(task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, option
     with _Progress("score", len(requests), options) as tick:
         if share:
             scores = score_shared(
-                loaded, requests, options.token_budget, counter, tick,
+                loaded,
+                requests,
+                options.token_budget,
+                counter,
+                tick,
                 after_batch=after_batch if generative else None,
             )
         else:
@@ -483,7 +502,12 @@ def _compute(task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, option
     if from_scratch:
         with _Progress("generate", len(from_scratch), options) as tick:
             states = greedy_decode(
-                loaded, [generation_contexts[i] for i in from_scratch], judge, options.token_budget, counter, tick
+                loaded,
+                [generation_contexts[i] for i in from_scratch],
+                judge,
+                options.token_budget,
+                counter,
+                tick,
             )
         for i, state in zip(from_scratch, states, strict=True):
             answers[i] = state.answer
@@ -498,7 +522,10 @@ def _compute(task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, option
         target_tokens.append(len(target_score.token_logprobs))
         if prompt.choices:
             choice_logprobs.append(
-                [by_text[c].logprob if by_text[c].token_logprobs else -math.inf for c in prompt.choices]
+                [
+                    by_text[c].logprob if by_text[c].token_logprobs else -math.inf
+                    for c in prompt.choices
+                ]
             )
         else:
             choice_logprobs.append(None)
@@ -511,11 +538,16 @@ def _compute(task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, option
         ]
     if generated_answers is not None:
         predictions = generated_answers
-        correct = [metric_fns.exact_str_match(a, p.targets) for a, p in zip(predictions, prompts, strict=True)]
+        correct = [
+            metric_fns.exact_str_match(a, p.targets)
+            for a, p in zip(predictions, prompts, strict=True)
+        ]
     else:
         chosen = [metric_fns.chosen_option(lps or []) for lps in choice_logprobs]
         predictions = [p.choices[c] for p, c in zip(prompts, chosen, strict=True)]
-        correct = [p.choice_scores[c] == max(p.choice_scores) for p, c in zip(prompts, chosen, strict=True)]
+        correct = [
+            p.choice_scores[c] == max(p.choice_scores) for p, c in zip(prompts, chosen, strict=True)
+        ]
     return _Computed(
         prompts=prompts,
         predictions=predictions,
@@ -541,7 +573,11 @@ class _Replay:
 
 
 def _replay_known_greedy_prefix(
-    judge: Any, context: tuple[int, ...], continuation: tuple[int, ...], score: Any, tie_margin: float
+    judge: Any,
+    context: tuple[int, ...],
+    continuation: tuple[int, ...],
+    score: Any,
+    tie_margin: float,
 ) -> _Replay:
     """Replay the greedy tokens the teacher-forced pass already determines.
 
@@ -603,7 +639,9 @@ class _Progress:
             self.bar.close()
 
 
-def _examples_frame(run_id: str, model_id: str, task: BigBenchTask, config: EvalConfig, c: _Computed) -> pl.DataFrame:
+def _examples_frame(
+    run_id: str, model_id: str, task: BigBenchTask, config: EvalConfig, c: _Computed
+) -> pl.DataFrame:
     n = len(c.prompts)
     return pl.DataFrame(
         {
@@ -628,20 +666,32 @@ def _metric_values(task: BigBenchTask, c: _Computed) -> dict[str, float]:
     values: dict[str, float] = {}
     for metric in task.metrics:
         if metric == "exact_str_match" and c.generated_answers is not None:
-            hits = [metric_fns.exact_str_match(a, p.targets) for a, p in zip(c.generated_answers, c.prompts, strict=True)]
+            hits = [
+                metric_fns.exact_str_match(a, p.targets)
+                for a, p in zip(c.generated_answers, c.prompts, strict=True)
+            ]
             values[metric] = 100.0 * sum(hits) / len(hits)
         elif metric == "multiple_choice_grade" and c.mc_grades is not None:
             values[metric] = 100.0 * sum(c.mc_grades) / len(c.mc_grades)
         elif metric == "bleu" and c.generated_answers is not None:
-            values[metric] = metric_fns.corpus_bleu(c.generated_answers, [p.targets for p in c.prompts])
+            values[metric] = metric_fns.corpus_bleu(
+                c.generated_answers, [p.targets for p in c.prompts]
+            )
     values["target_logprob"] = metric_fns.mean_target_logprob(c.target_logprobs)
-    values["target_cross_entropy"] = metric_fns.target_cross_entropy(c.target_logprobs, c.target_tokens)
+    values["target_cross_entropy"] = metric_fns.target_cross_entropy(
+        c.target_logprobs, c.target_tokens
+    )
     return values
 
 
 def _result_rows(
-    spec: ModelSpec, task_id: str, config: EvalConfig, run_id: str, revision: str,
-    values: dict[str, float], n_examples: int, note: str,
+    spec: ModelSpec,
+    task_id: str,
+    config: EvalConfig,
+    run_id: str,
+    values: dict[str, float],
+    n_examples: int,
+    note: str,
 ) -> pl.DataFrame:
     rows = [
         {
@@ -667,14 +717,24 @@ def _result_rows(
 
 
 def _results_frame(
-    run_id: str, spec: ModelSpec, task: BigBenchTask, config: EvalConfig, revision: str, c: _Computed
+    run_id: str,
+    spec: ModelSpec,
+    task: BigBenchTask,
+    config: EvalConfig,
+    revision: str,
+    c: _Computed,
 ) -> pl.DataFrame:
     note = f"weights revision {revision}"
-    return _result_rows(spec, task.task_id, config, run_id, revision, _metric_values(task, c), len(c.prompts), note)
+    values = _metric_values(task, c)
+    return _result_rows(spec, task.task_id, config, run_id, values, len(c.prompts), note)
 
 
 def _combine(
-    task: BigBenchTask, spec: ModelSpec, config: EvalConfig, revision: str, runs: list[EvaluationRun]
+    task: BigBenchTask,
+    spec: ModelSpec,
+    config: EvalConfig,
+    revision: str,
+    runs: list[EvaluationRun],
 ) -> EvaluationRun:
     """A parent task's run: subtask rows plus parent rows (unweighted mean over subtasks)."""
     run_id = cache_key({"parent": task.task_id, "runs": [r.run_id for r in runs]})[:16]
@@ -686,8 +746,13 @@ def _combine(
     )
     note = f"weights revision {revision}; unweighted mean over {len(runs)} subtasks (BIG-bench aggregate)"
     parent = _result_rows(
-        spec, task.task_id, config, run_id, revision,
-        dict(zip(means["metric"].to_list(), means["value"].to_list(), strict=True)), 0, note,
+        spec,
+        task.task_id,
+        config,
+        run_id,
+        dict(zip(means["metric"].to_list(), means["value"].to_list(), strict=True)),
+        0,
+        note,
     ).with_columns(pl.Series("n_examples", means["n_examples"].to_list(), dtype=pl.Int32()))
     stats = EvaluationStats(
         n_examples=sum(r.stats.n_examples for r in runs),

@@ -48,7 +48,9 @@ def chosen_option(choice_logprobs: Sequence[float]) -> int:
     return bigbench_argmax(array)
 
 
-def multiple_choice_grade(choice_logprobs: Sequence[float], choice_scores: Sequence[float]) -> float:
+def multiple_choice_grade(
+    choice_logprobs: Sequence[float], choice_scores: Sequence[float]
+) -> float:
     """The target score of the option the model prefers (1.0 or 0.0 for one-correct tasks)."""
     if len(choice_logprobs) != len(choice_scores) or not choice_logprobs:
         raise ValueError(

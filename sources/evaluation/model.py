@@ -34,7 +34,16 @@ from sources.paths import data_dir
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 # Files of a model directory whose bytes can change what the model computes or how text is tokenized.
 _REVISION_SUFFIXES = (
-    ".safetensors", ".bin", ".pt", ".pth", ".json", ".txt", ".model", ".tiktoken", ".py", ".jinja",
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".json",
+    ".txt",
+    ".model",
+    ".tiktoken",
+    ".py",
+    ".jinja",
 )
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
@@ -76,7 +85,9 @@ class LoadedModel:
     eos_token_ids: tuple[int, ...]
     pad_token_id: int
     accepts_logits_to_keep: bool
-    cache_argument: str  # name of forward()'s KV-cache argument: "cache" (transformers 5) or "past_key_values"
+    cache_argument: (
+        str  # name of forward()'s KV-cache argument: "cache" (transformers 5) or "past_key_values"
+    )
 
     def forward(self, **kwargs: Any) -> Any:
         """model(**kwargs), with `kv_cache` passed under the name this model's forward() uses."""
@@ -117,7 +128,9 @@ def resolve_revision(spec: ModelSpec) -> str:
 def _local_dir(spec: ModelSpec) -> Path:
     path = Path(spec.weights).expanduser().resolve()
     if not path.is_dir():
-        raise ModelLoadError(f"model directory {path} does not exist (from --model {spec.weights!r})")
+        raise ModelLoadError(
+            f"model directory {path} does not exist (from --model {spec.weights!r})"
+        )
     if not any(p.suffix in _WEIGHT_SUFFIXES for p in path.rglob("*") if p.is_file()):
         raise ModelLoadError(
             f"model directory {path} has no weight files ({', '.join(_WEIGHT_SUFFIXES)})"
@@ -134,8 +147,11 @@ def _local_weights_digest(path: Path) -> str:
     entries = []
     changed = False
     files = sorted(
-        p for p in path.rglob("*")
-        if p.is_file() and p.suffix in _REVISION_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix in _REVISION_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
     for file in files:
         stat = file.stat()
@@ -198,14 +214,14 @@ def _one_line(error: BaseException) -> str:
     return first if len(first) <= 300 else first[:297] + "..."
 
 
-def load_model(
-    spec: ModelSpec, device: str | None = None, dtype: str | None = None
-) -> LoadedModel:
+def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = None) -> LoadedModel:
     """Load tokenizer and causal LM (eval mode) or raise `ModelLoadError` with one line."""
     revision = resolve_revision(spec)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # the engine reports its own progress
     device = device or default_device()
     dtype = dtype or default_dtype(device)
     torch_dtype = getattr(torch, dtype, None)
@@ -235,7 +251,9 @@ def load_model(
     except ModelLoadError:
         raise
     except Exception as error:  # noqa: BLE001 - any loading failure becomes one clear line
-        raise ModelLoadError(f"cannot load {what} as a causal language model: {_one_line(error)}") from None
+        raise ModelLoadError(
+            f"cannot load {what} as a causal language model: {_one_line(error)}"
+        ) from None
     model.to(device)
     model.eval()
     import inspect

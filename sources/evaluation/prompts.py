@@ -63,7 +63,9 @@ def build_prompts(
 ) -> list[Prompt]:
     """Prompts for the examples at `indices` (all by default), each with `shots` in-context shots."""
     if task.is_composite:
-        raise ValueError(f"{task.task_id} has subtasks {task.subtask_ids}; build prompts per subtask")
+        raise ValueError(
+            f"{task.task_id} has subtasks {task.subtask_ids}; build prompts per subtask"
+        )
     if shots < 0:
         raise ValueError(f"shots must be >= 0, got {shots}")
     if shots and len(task.examples) < shots + 1:
@@ -105,4 +107,3 @@ def build_prompts(
             )
         )
     return prompts
-

@@ -104,7 +104,9 @@ def score_shared(
         )
         return len(batch) * longest_context + rows * (longest_context + longest_continuation)
 
-    lengths = [len(r.context_ids) + max((len(c) for c in r.continuations), default=0) for r in requests]
+    lengths = [
+        len(r.context_ids) + max((len(c) for c in r.continuations), default=0) for r in requests
+    ]
     for batch in pack_by_token_budget(lengths, token_budget, cost):
         batch_scores, shared = _score_shared_batch(loaded, [requests[i] for i in batch], counter)
         for index, scores in zip(batch, batch_scores, strict=True):
@@ -138,7 +140,11 @@ def _score_shared_batch(
         keep = torch.unique(last)
         extra["logits_to_keep"] = keep
     output = loaded.forward(
-        input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True, **extra
+        input_ids=input_ids,
+        attention_mask=attention,
+        position_ids=positions,
+        use_cache=True,
+        **extra,
     )
     counter.tokens += sum(context_lengths)
     counter.forward_passes += 1
@@ -158,7 +164,9 @@ def _score_shared_batch(
         cache = loaded.output_cache(output)
         row_context = torch.tensor([b for b, _ in rows], device=device)
         longest_continuation = max(len(batch[b].continuations[j]) for b, j in rows)
-        continuation_ids = torch.full((len(rows), longest_continuation), loaded.pad_token_id, dtype=torch.long)
+        continuation_ids = torch.full(
+            (len(rows), longest_continuation), loaded.pad_token_id, dtype=torch.long
+        )
         continuation_mask = torch.zeros((len(rows), longest_continuation), dtype=torch.long)
         for r, (b, j) in enumerate(rows):
             tokens = batch[b].continuations[j]
@@ -185,7 +193,9 @@ def _score_shared_batch(
         first_token = continuation_ids[:, 0]
         lp_first = first_logprobs[row_context, first_token]
         if longest_continuation > 1:
-            lp_rest = logprobs2[:, :-1, :].gather(-1, continuation_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            lp_rest = (
+                logprobs2[:, :-1, :].gather(-1, continuation_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            )
         else:
             lp_rest = torch.zeros((len(rows), 0), device=device)
         lp_first, lp_rest = lp_first.tolist(), lp_rest.tolist()
@@ -239,7 +249,9 @@ def score_flat(
                 ids[row, : len(sequences[k])] = torch.tensor(sequences[k])
                 mask[row, : len(sequences[k])] = 1
             ids, mask = ids.to(loaded.device), mask.to(loaded.device)
-            positions = torch.arange(longest, device=loaded.device).unsqueeze(0).expand(len(batch), -1)
+            positions = (
+                torch.arange(longest, device=loaded.device).unsqueeze(0).expand(len(batch), -1)
+            )
             logits = loaded.forward(
                 input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False
             ).logits.float()
@@ -252,9 +264,7 @@ def score_flat(
                 start = len(requests[i].context_ids) - 1
                 continuation = requests[i].continuations[j]
                 n = len(continuation)
-                token_lps = [
-                    float(logprobs[row, start + t, continuation[t]]) for t in range(n)
-                ]
+                token_lps = [float(logprobs[row, start + t, continuation[t]]) for t in range(n)]
                 results[k] = ContinuationScore(
                     token_logprobs=token_lps,
                     greedy_ids=argmax[row, start : start + n + 1].tolist(),

@@ -36,7 +36,9 @@ class PromptTokenizer:
 
     def __post_init__(self) -> None:
         if self.convention not in TOKENIZATIONS:
-            raise ValueError(f"tokenization must be one of {TOKENIZATIONS}, got {self.convention!r}")
+            raise ValueError(
+                f"tokenization must be one of {TOKENIZATIONS}, got {self.convention!r}"
+            )
         probe = "a"
         with_special = self._encode(probe, True)
         plain = self._encode(probe, False)
@@ -57,7 +59,9 @@ class PromptTokenizer:
         """Ids greedy decoding starts from."""
         return self.leading_special_ids + self.encode_plain(context)
 
-    def scoring_ids(self, context: str, continuations: list[str]) -> tuple[list[int], list[list[int]]]:
+    def scoring_ids(
+        self, context: str, continuations: list[str]
+    ) -> tuple[list[int], list[list[int]]]:
         """(context ids, one id list per continuation) under the chosen convention."""
         if self.convention == "bigbench":
             return self.generation_ids(context), [self.encode_plain(c) for c in continuations]

@@ -588,8 +588,11 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_write_chart_writes_offline_html_and_a_2x_png(tmp_path: Path) -> None:
     chart = panel_chart(wic_points(), wic_emergence(), WIC, 50.0)
     paths = write_chart(chart, tmp_path / "charts", "fig2h")
-    assert set(paths) == {"html", "png"}
+    assert set(paths) == {"html", "png", "preview", "changed"}
+    assert paths["changed"] is True
     width, height = _png_size(paths["png"])
+    preview_width, _ = _png_size(paths["preview"])
+    assert preview_width < width / 2  # small enough to inline in asset metadata
     assert 1200 <= width <= 1600, width  # about 640-720 px at scale 2
     assert 700 <= height <= 1400, height
     page = paths["html"].read_text(encoding="utf-8")
@@ -598,6 +601,9 @@ def test_write_chart_writes_offline_html_and_a_2x_png(tmp_path: Path) -> None:
     assert embedded["title"]["text"] == "Figure 2H · Word in Context (WiC)"
     assert embedded["vconcat"] == chart.to_dict()["vconcat"]
     assert '<script src="http' not in page, "HTML must not load scripts from the network"
+    before = paths["png"].stat().st_mtime_ns
+    again = write_chart(chart, tmp_path / "charts", "fig2h")
+    assert again["changed"] is False and paths["png"].stat().st_mtime_ns == before  # unchanged chart, untouched file
 
 
 def test_write_chart_png_of_table1_and_empty_panel(tmp_path: Path) -> None:
