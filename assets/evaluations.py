@@ -19,7 +19,8 @@ from assets.warehouse import WRITER_POOL
 from checks.rules import with_flops_consistency
 from checks.validation import ValidationError
 from sources.registry import read_registry, registry_model_rows
-from warehouse.store import ensure_schema, replace_rows, transaction
+from sources.staging import validate_fresh
+from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
 
 GROUP = "evaluations"
 GPU_POOL = "gpu"
@@ -93,7 +94,7 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
             run = evaluate(spec, task_id, shots=config.shots, limit=config.limit, progress=progress)
         except ModelLoadError as error:
             raise dg.Failure(description=f"{model_id}: {error}") from error
-        context.log.info(f"{model_id} {task_id}: {run.metric_values()} "
+        context.log.info(f"{model_id} {task_id}: {run.metric_values} "
                          f"({run.stats.examples_per_second:.1f} examples/s, cache hit: {run.stats.cache_hit})")
         runs.append(run)
     results = pl.concat([r.results for r in runs], how="diagonal_relaxed")
@@ -101,7 +102,7 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
     n_params = next((getattr(r.stats, "n_params", None) for r in runs if getattr(r.stats, "n_params", None)), None)
     context.add_output_metadata({
         "revision": runs[0].model_revision if runs else "",
-        "metrics": dg.MetadataValue.json({r.task_id: r.metric_values() for r in runs}),
+        "metrics": dg.MetadataValue.json({r.task_id: r.metric_values for r in runs}),
         "examples": examples.height,
     })
     return {"registry": entry, "results": results, "examples": examples, "n_params": n_params}
@@ -121,9 +122,16 @@ def fresh_results(context: dg.AssetExecutionContext, warehouse: Warehouse, fresh
     counted = {model_id: float(fresh_evaluation["n_params"])} if fresh_evaluation["n_params"] else {}
     models = with_flops_consistency(registry_model_rows(fresh_evaluation["registry"], counted))
     models = models.drop("source_file", "source_row")
-    results, examples = fresh_evaluation["results"], fresh_evaluation["examples"]
+    # the engine writes compact integer columns; the warehouse contract is Int64
+    results, examples = (frame.with_columns(pl.col(pl.Int32, pl.Int16).cast(pl.Int64))
+                         for frame in (fresh_evaluation["results"], fresh_evaluation["examples"]))
     with warehouse.get_connection() as con:
         ensure_schema(con)
+        task_metrics = read_frame(con, "SELECT * FROM task_metrics")
+        try:
+            validate_fresh(results, examples, models, task_metrics, label=f"fresh evaluation of {model_id}")
+        except ValidationError as error:
+            raise dg.Failure(description=str(error)) from error
         with transaction(con):
             replace_rows(con, "models", models, where="model_id = ?", params=[model_id])
             replace_rows(con, "results", results, where="model_id = ? AND origin = 'fresh'", params=[model_id])

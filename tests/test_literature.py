@@ -92,6 +92,22 @@ def test_parsinlu_qa_random_level_matches_bigbench():
     assert row["random_level"][0] == pytest.approx(chance, abs=5e-5)  # printed to 4 decimals
 
 
+@pytest.mark.parametrize("task_id", ["arithmetic/2_digit_addition", "arithmetic/2_digit_multiplication",
+                                     "arithmetic/3_digit_addition", "arithmetic/3_digit_subtraction"])
+def test_computed_multiple_choice_random_levels_match_bigbench(task_id: str):
+    """Every random level marked 'computed' equals mean 1/(options) over the task's examples."""
+    path = MIRROR / "pypi/bigbench-1.0.0/bigbench/benchmark_tasks" / task_id / "task.json"
+    if not path.exists():
+        pytest.skip(f"BIG-bench task definition not available at {path}")
+    examples = json.loads(path.read_text(encoding="utf-8"))["examples"]
+    chance = 100.0 * sum(1.0 / len(e["target_scores"]) for e in examples) / len(examples)
+    row = read_literature().task_metrics.filter(
+        (pl.col("task_id") == task_id) & (pl.col("metric") == "multiple_choice_grade")
+    )
+    assert row["random_source"][0].startswith("computed")
+    assert row["random_level"][0] == pytest.approx(chance, abs=5e-5)
+
+
 @pytest.mark.parametrize(
     ("printed", "value"),
     [
