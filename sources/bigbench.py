@@ -35,7 +35,9 @@ from sources.paths import mirror_dir, raw_dir
 from sources.remote import ChecksumMismatch, RemoteFile, RemoteUnavailable, fetch
 
 BIGBENCH_SDIST = RemoteFile(
-    url="https://files.pythonhosted.org/packages/source/b/bigbench/bigbench-1.0.0.tar.gz",
+    # The canonical file URL from PyPI's JSON API (the /packages/source/b/bigbench/... redirect
+    # form answers 404 through some proxies).
+    url="https://files.pythonhosted.org/packages/95/f8/c019b3579df548a04cac12342cfcb878e50ddf6cfcd7fddba8cfc721c157/bigbench-1.0.0.tar.gz",
     sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2",
 )
 # Path of the task tree inside the mirror and the raw cache (the sdist's own layout, under pypi/).
@@ -247,17 +249,25 @@ def _extract_from_sdist() -> None:
 
 
 def load_task(task_id: str) -> BigBenchTask:
-    """Parse a verified task.json (sha256 checked on this very read) into a `BigBenchTask`."""
+    """Parse a verified task.json (sha256 checked on this very read) into a `BigBenchTask`.
+
+    The bytes are read and verified on every call; the parse of verified bytes is memoised (by
+    task id, path and sha256), since the same file is read once per evaluation.
+    """
     path = task_file(task_id)
     data = path.read_bytes()
     _verify(data, task_id, str(path))
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TaskFormatError(f"{path}: not valid UTF-8 JSON ({error})") from error
-    return parse_task(
-        raw, task_id=task_id, task_file=str(path), task_file_sha256=_sha256_bytes(data)
-    )
+    key = (task_id, str(path), _sha256_bytes(data))
+    if key not in _PARSED:
+        try:
+            raw = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise TaskFormatError(f"{path}: not valid UTF-8 JSON ({error})") from error
+        _PARSED[key] = parse_task(raw, task_id=task_id, task_file=key[1], task_file_sha256=key[2])
+    return _PARSED[key]
+
+
+_PARSED: dict[tuple[str, str, str], BigBenchTask] = {}
 
 
 def parse_task(raw: dict, *, task_id: str, task_file: str, task_file_sha256: str) -> BigBenchTask:

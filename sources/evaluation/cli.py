@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-new-tokens", type=int, default=None, help="generation limit (default: auto)"
     )
+    run.add_argument(
+        "--metric",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="compute only this task metric (repeatable; default: all the task's metrics)",
+    )
     run.add_argument("--token-budget", type=int, default=None, help="padded tokens per batch")
     run.add_argument(
         "--no-cache", action="store_true", help="ignore and do not write the result cache"
@@ -103,13 +110,14 @@ def _eval(args: argparse.Namespace) -> int:
             limit=args.limit,
             seed=args.seed,
             tokenization=args.tokenization,
-            stop_sequences=[s.encode().decode("unicode_escape") for s in args.stop],
+            stop_sequences=[_unescape(s) for s in args.stop],
             max_new_tokens=args.max_new_tokens,
             device=args.device,
             dtype=args.dtype,
             token_budget=args.token_budget,
             use_cache=not args.no_cache,
             show_progress=not args.quiet,
+            metrics=args.metric,
         )
     except (
         ModelLoadError,
@@ -160,6 +168,11 @@ def _eval(args: argparse.Namespace) -> int:
         f"{stats.n_fast_path} answered from the scoring pass, {stats.n_generated} decoded)"
     )
     return 0
+
+
+def _unescape(text: str) -> str:
+    r"""'\n' and '\t' typed on a command line become a newline and a tab; nothing else changes."""
+    return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
 def _json_number(value: object) -> object:

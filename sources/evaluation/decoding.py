@@ -9,10 +9,11 @@ Two entry points:
 
 - `greedy_decode` starts from token ids: one prefill of the right-padded contexts, then steps;
 - `continue_greedy` goes on from the KV cache of a scoring batch (scoring.SharedBatch), where the
-  context and the target are already encoded. A row resumes with only the first `visible` slots of
-  its context + target visible (the rest masked out) and feeds the token greedy decoding would
-  process next at logical position `visible`. Masked slots get zero attention weight, so this
-  computes what decoding from scratch computes, without re-encoding the context.
+  context and the target are already encoded. A row resumes with only the first `visible` tokens
+  of its context + continuation visible (every other slot masked out: padding, the other
+  continuations, the rest of this one) and feeds the token greedy decoding would process next at
+  logical position `visible`. Masked slots get zero attention weight, so this computes what
+  decoding from scratch computes, without encoding the context again.
 
 Positions continue each row's own length and padding stays masked, so a row's tokens do not depend
 on the other rows of its batch.
@@ -91,7 +92,8 @@ def _decode_from_scratch(
     column = torch.searchsorted(extra["logits_to_keep"], last) if extra else last
     first = output.logits[torch.arange(len(contexts), device=device), column].argmax(-1).tolist()
     states = [judge.new_state() for _ in contexts]
-    going = [row for row in range(len(contexts)) if not judge.step(states[row], first[row])]
+    done = judge.step_many(states, first)
+    going = [row for row in range(len(contexts)) if not done[row]]
     if going:
         keep = torch.tensor(going, device=device)
         cache = loaded.output_cache(output)
@@ -122,18 +124,15 @@ def continue_greedy(
     if not resumes:
         return
     device = loaded.device
-    rows = torch.tensor(
-        [shared.row_of[(r.example, r.continuation)] for r in resumes], device=device
-    )
-    shared.cache.reorder_cache(rows)
-    slots = shared.longest_context + shared.longest_continuation
-    mask = torch.zeros((len(resumes), slots), dtype=torch.long)
-    for i, resume in enumerate(resumes):
-        context_length = shared.context_lengths[resume.example]
-        mask[i, : min(resume.visible, context_length)] = 1
-        continuation_visible = resume.visible - context_length
+    layouts = [shared.layout[(r.example, r.continuation)] for r in resumes]
+    shared.cache.reorder_cache(torch.tensor([row.cache_row for row in layouts], device=device))
+    mask = torch.zeros((len(resumes), shared.total_slots), dtype=torch.long)
+    for i, (resume, row) in enumerate(zip(resumes, layouts, strict=True)):
+        context_visible = min(resume.visible, row.context_length)
+        mask[i, row.context_start : row.context_start + context_visible] = 1
+        continuation_visible = resume.visible - row.context_length
         if continuation_visible > 0:
-            start = shared.longest_context
+            start = row.continuation_start
             mask[i, start : start + continuation_visible] = 1
     _greedy_loop(
         loaded,
@@ -175,9 +174,9 @@ def _greedy_loop(
         counter.forward_passes += 1
         cache = loaded.output_cache(output) or cache
         chosen = output.logits[:, -1].argmax(-1).tolist()
-        going = [
-            row for row in range(len(active)) if not judge.step(states[active[row]], chosen[row])
-        ]
+        done = judge.step_many([states[i] for i in active], chosen)
+        going = [row for row in range(len(active)) if not done[row]]
+
         if len(going) < len(active):
             if not going:
                 return

@@ -5,7 +5,8 @@ log-probabilities (multiple choice) and the greedy answer (generative metrics). 
 as little model work as it can prove exact:
 
 1. *One encoding per context.* Each context is encoded once and every continuation (targets and
-   options) is scored on top of its KV cache (scoring.score_shared).
+   options) is scored in the same forward pass, behind it (scoring.score_packed; a KV-cache
+   variant for models that refuse custom attention masks).
 2. *Greedy answers from the teacher-forced pass.* The scoring pass gives, at every target
    position, the argmax token and the gap between the two largest logits. Greedy decoding's first
    tokens are known as long as they coincide with the target: they are the target tokens up to the
@@ -29,54 +30,26 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import polars as pl
 
-from sources.bigbench import BigBenchTask, load_task
+from sources.bigbench import GENERATIVE_METRICS, MULTIPLE_CHOICE_METRICS, BigBenchTask, load_task
 from sources.evaluation import metrics as metric_fns
 from sources.evaluation.answers import AnswerRule
 from sources.evaluation.cache import CachedRun, ResultCache, cache_key
 from sources.evaluation.model import LoadedModel, ModelSpec, resolve_revision
 from sources.evaluation.prompts import Prompt, build_prompts, example_rng
 from sources.evaluation.tokenization import TOKENIZATIONS, PromptTokenizer
+from sources.evaluation.warehouse_columns import conform, table_schema
 
 ENGINE_VERSION = "0.1.0"
 CITATION = f"emergence-lake engine {ENGINE_VERSION}"
 
-# Columns and types of warehouse/schema.sql, in its order.
-EXAMPLES_SCHEMA: dict[str, pl.DataType] = {
-    "run_id": pl.String(),
-    "model_id": pl.String(),
-    "task_id": pl.String(),
-    "shots": pl.Int32(),
-    "example_idx": pl.Int32(),
-    "prompt_hash": pl.String(),
-    "target": pl.String(),
-    "prediction": pl.String(),
-    "correct": pl.Boolean(),
-    "target_logprob": pl.Float64(),
-    "target_tokens": pl.Int32(),
-    "choice_logprobs": pl.List(pl.Float64()),
-}
-RESULTS_SCHEMA: dict[str, pl.DataType] = {
-    "model_id": pl.String(),
-    "task_id": pl.String(),
-    "shots": pl.Int32(),
-    "prompting": pl.String(),
-    "setting": pl.String(),
-    "metric": pl.String(),
-    "value": pl.Float64(),
-    "unit": pl.String(),
-    "n_examples": pl.Int32(),
-    "origin": pl.String(),
-    "citation": pl.String(),
-    "location": pl.String(),
-    "source_file": pl.String(),
-    "in_wei_figure": pl.Boolean(),
-    "note": pl.String(),
-}
+# Columns and types of warehouse/schema.sql (read from it), in its order.
+EXAMPLES_SCHEMA: dict[str, pl.DataType] = table_schema("eval_examples")
+RESULTS_SCHEMA: dict[str, pl.DataType] = table_schema("results")
 METRIC_UNITS = {
     "exact_str_match": "percent",
     "multiple_choice_grade": "percent",
@@ -85,7 +58,7 @@ METRIC_UNITS = {
     "target_cross_entropy": "nats_per_token",
 }
 SUPPORTED_TASK_METRICS = ("exact_str_match", "multiple_choice_grade", "bleu")
-DEFAULT_TOKEN_BUDGET = {"cpu": 8192, "cuda": 65536}
+DEFAULT_TOKEN_BUDGET = {"cpu": 1024, "cuda": 32768}
 MAX_AUTO_NEW_TOKENS = 256
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -102,6 +75,7 @@ class EvalConfig:
     stop_sequences: tuple[str, ...] = ()
     max_new_tokens: int | None = None  # None: 2 x the longest target in tokens + 8, at most 256
     dtype: str = "float32"
+    metrics: tuple[str, ...] | None = None  # None: every metric of the task the engine computes
 
     def __post_init__(self) -> None:
         if self.shots < 0:
@@ -116,10 +90,16 @@ class EvalConfig:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if any(not s for s in self.stop_sequences):
             raise ValueError("stop sequences must be non-empty strings")
+        if self.metrics is not None and not self.metrics:
+            raise ValueError("metrics: name at least one metric, or pass None for all")
 
     def as_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["stop_sequences"] = list(self.stop_sequences)
+        if self.metrics is None:
+            del values["metrics"]  # keeps cache keys of runs made before the option existed
+        else:
+            values["metrics"] = sorted(self.metrics)
         return values
 
     @property
@@ -146,6 +126,7 @@ class EvaluationStats:
     n_truncated: int  # contexts cut from the left to fit the model
     device: str
     metrics_not_computed: list[str] = field(default_factory=list)
+    n_params: int | None = None  # parameters of the evaluated model (embeddings included)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -210,17 +191,21 @@ def evaluate(
     fast_path: bool = True,
     share_context: bool = True,
     tie_margin: float | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> EvaluationRun:
     """Evaluate `spec` on a BIG-bench task (``task`` or ``task/subtask``), `shots`-shot.
 
     `limit` evaluates a seeded random subset of that many examples (the same subset for every
     model). A composite task (``arithmetic``) evaluates each subtask and adds rows for the parent
     with the unweighted mean over subtasks (BIG-bench's aggregate). `model` reuses an already
-    loaded model (several tasks, one load). `progress(stage, done, total)` reports progress;
+    loaded model (several tasks, one load). `metrics` restricts the task's metrics to compute
+    (e.g. only ``exact_str_match``: no option scoring); the continuous metrics are always there.
+    `progress(stage, done, total)` reports progress;
     `show_progress` draws tqdm bars. `fast_path`, `share_context` and `tie_margin` change speed,
     never results; they exist for tests and benchmarks.
     """
     started = time.perf_counter()
+    task = load_task(task_id)  # an unknown task fails before any model work
     if model is not None:
         device = model.device
         dtype = model.dtype
@@ -234,7 +219,10 @@ def evaluate(
         stop_sequences=tuple(stop_sequences),
         max_new_tokens=max_new_tokens,
         dtype=dtype,
+        metrics=tuple(metrics) if metrics is not None else None,
     )
+    for leaf in [load_task(sub) for sub in task.subtask_ids] if task.is_composite else [task]:
+        selected_metrics(leaf, config)  # unknown metrics fail before any model work
     handle = _ModelHandle(spec, model, device, dtype)
     revision = model.revision if model is not None else resolve_revision(spec)
     options = _RunOptions(
@@ -248,7 +236,6 @@ def evaluate(
         progress=progress,
         show_progress=show_progress,
     )
-    task = load_task(task_id)
     if task.is_composite:
         runs = [
             _evaluate_leaf(spec, load_task(sub), config, revision, handle, options)
@@ -281,6 +268,19 @@ class _RunOptions:
     show_progress: bool
 
 
+def selected_metrics(task: BigBenchTask, config: EvalConfig) -> tuple[str, ...]:
+    """The task metrics this evaluation computes: the requested ones, else every supported one."""
+    if config.metrics is None:
+        return tuple(m for m in task.metrics if m in SUPPORTED_TASK_METRICS)
+    wrong = [m for m in config.metrics if m not in task.metrics or m not in SUPPORTED_TASK_METRICS]
+    if wrong:
+        supported = [m for m in task.metrics if m in SUPPORTED_TASK_METRICS]
+        raise ValueError(
+            f"{task.task_id}: cannot compute {wrong}; this task's metrics: {supported}"
+        )
+    return tuple(m for m in task.metrics if m in config.metrics)
+
+
 def select_examples(task: BigBenchTask, limit: int | None, seed: int) -> list[int]:
     """All example indices, or a seeded random subset of `limit` of them (sorted)."""
     count = len(task.examples)
@@ -311,10 +311,19 @@ def _evaluate_leaf(
     if options.use_cache:
         cached = cache.get(key)
         if cached is not None:
-            stats = EvaluationStats(**{**cached.meta["stats"], "cache_hit": True})
-            examples = cached.examples.with_columns(pl.lit(spec.model_id).alias("model_id"))
-            results = cached.results.with_columns(
-                pl.lit(spec.model_id).alias("model_id"), pl.lit(spec.weights).alias("source_file")
+            known = {f.name for f in fields(EvaluationStats)}
+            stored = {k: v for k, v in cached.meta["stats"].items() if k in known}
+            stats = EvaluationStats(**{**stored, "cache_hit": True})
+            examples = conform(
+                cached.examples.with_columns(pl.lit(spec.model_id).alias("model_id")),
+                "eval_examples",
+            )
+            results = conform(
+                cached.results.with_columns(
+                    pl.lit(spec.model_id).alias("model_id"),
+                    pl.lit(spec.weights).alias("source_file"),
+                ),
+                "results",
             )
             return EvaluationRun(
                 run_id, spec.model_id, revision, task.task_id, config, examples, results, stats
@@ -341,7 +350,8 @@ def _evaluate_leaf(
         n_generated=computed.n_generated,
         n_truncated=computed.n_truncated,
         device=loaded.device,
-        metrics_not_computed=[m for m in task.metrics if m not in SUPPORTED_TASK_METRICS],
+        metrics_not_computed=[m for m in task.metrics if m not in selected_metrics(task, config)],
+        n_params=loaded.n_params,
     )
     if options.use_cache:
         cache.put(
@@ -369,6 +379,7 @@ def _evaluate_leaf(
 
 @dataclass
 class _Computed:
+    config: EvalConfig
     prompts: list[Prompt]
     predictions: list[str]
     correct: list[bool]
@@ -384,96 +395,159 @@ class _Computed:
     n_truncated: int
 
 
+@dataclass
+class _ExamplePlan:
+    """Which continuation rows of one example's scoring request serve which purpose."""
+
+    request: Any  # ScoringRequest
+    target_row: int  # scored for target_logprob (the first target, tokenized per convention)
+    choice_rows: list[int]  # one per option, in file order
+    greedy_rows: list[int]  # one per target: generation tail + the target's own tokens
+    tail: int  # tokens of the generation context that follow the scoring context
+    generation_ids: list[int]
+
+
+def _plan_example(
+    context: list[int],
+    scored: list[list[int]],
+    generation_ids: list[int],
+    targets_alone: list[list[int]],
+    generative: bool,
+    fast_path: bool,
+    max_length: int,
+    max_new: int,
+) -> tuple[_ExamplePlan, bool]:
+    """Token rows for one example (deduplicated), and whether its context had to be cut.
+
+    `scored`: the first target then the options, tokenized by the scoring convention;
+    `targets_alone`: every target tokenized on its own (what greedy decoding must produce).
+    """
+    from sources.evaluation.scoring import ScoringRequest
+
+    aligned = generative and fast_path and generation_ids[: len(context)] == context
+    tail = generation_ids[len(context) :] if aligned else []
+    greedy = [tail + ids for ids in targets_alone] if aligned else []
+    greedy = [row for row in greedy if row]
+
+    # Cut contexts from the left to fit the model: room for the longest row, or for the
+    # generation tail plus the new tokens.
+    longest_row = max((len(r) for r in scored + greedy), default=0)
+    room = max_length - max(longest_row, len(tail) + max_new if generative else 0)
+    cut = max(0, len(context) - max(room, 1))
+    context = context[cut:]
+    if generative:
+        generation_ids = generation_ids[cut:] if aligned else generation_ids
+        overflow = len(generation_ids) + max_new - max_length
+        if not aligned and overflow > 0:
+            generation_ids = generation_ids[overflow:]
+
+    rows: dict[tuple[int, ...], int] = {}
+
+    def row_of(tokens: list[int]) -> int:
+        return rows.setdefault(tuple(tokens), len(rows))
+
+    target_row = row_of(scored[0])
+    choice_rows = [row_of(tokens) for tokens in scored[1:]]
+    greedy_rows = [row_of(tokens) for tokens in greedy]
+    request = ScoringRequest(tuple(context), tuple(rows))
+    plan = _ExamplePlan(request, target_row, choice_rows, greedy_rows, len(tail), generation_ids)
+    return plan, cut > 0
+
+
 def _compute(
     task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, options: _RunOptions
 ) -> _Computed:
     # Heavy modules (torch) are imported here, when there is model work to do.
     from sources.evaluation.decoding import Resume, continue_greedy, greedy_decode
     from sources.evaluation.greedy import GreedyJudge
-    from sources.evaluation.scoring import ScoringRequest, WorkCounter, score_flat, score_shared
+    from sources.evaluation.scoring import (
+        WorkCounter,
+        packed_scoring_works,
+        score_flat,
+        score_kv_cache,
+        score_packed,
+    )
 
     indices = select_examples(task, config.limit, config.seed)
     prompts = build_prompts(task, config.shots, seed=config.seed, indices=indices)
-    generative = bool(task.generative_metrics)
-    multiple_choice = bool(task.multiple_choice_metrics)
+    chosen_metrics = selected_metrics(task, config)
+    generative = any(m in GENERATIVE_METRICS for m in chosen_metrics)
+    multiple_choice = any(m in MULTIPLE_CHOICE_METRICS for m in chosen_metrics)
     tokenizer = PromptTokenizer(loaded.tokenizer, config.tokenization)  # type: ignore[arg-type]
-
     max_new = config.max_new_tokens or _auto_max_new_tokens(task, tokenizer)
     judge = GreedyJudge(
         rule=AnswerRule(task.output_regex, task.stop_string, config.stop_sequences),
-        decode=tokenizer.decode,
+        decode_many=tokenizer.decode_many,
         eos_token_ids=frozenset(loaded.eos_token_ids),
         max_new_tokens=max_new,
     )
-
-    requests: list[ScoringRequest] = []
-    continuation_texts: list[list[str]] = []
-    generation_contexts: list[list[int]] = []
-    truncated = 0
-    for prompt in prompts:
-        texts: list[str] = []
-        for text in (prompt.targets if generative else prompt.targets[:1]) + prompt.choices:
-            if text not in texts:
-                texts.append(text)
-        context_ids, continuation_ids = tokenizer.scoring_ids(prompt.text, texts)
-        room = loaded.max_length - max((len(c) for c in continuation_ids), default=0)
-        if len(context_ids) > room:
-            context_ids, truncated = context_ids[len(context_ids) - max(room, 1) :], truncated + 1
-        requests.append(
-            ScoringRequest(tuple(context_ids), tuple(tuple(c) for c in continuation_ids))
+    # All tokenization in a few batched calls.
+    texts = [p.text for p in prompts]
+    scoring = tokenizer.scoring_ids_many(
+        texts, [list(p.targets[:1]) + (list(p.choices) if multiple_choice else []) for p in prompts]
+    )
+    generation = tokenizer.generation_ids_many(texts) if generative else [[] for _ in prompts]
+    alone = (
+        tokenizer.encode_plain_many([t for p in prompts for t in p.targets]) if generative else []
+    )
+    plans, truncated, cursor = [], 0, 0
+    for prompt, (context, scored), generation_ids in zip(prompts, scoring, generation, strict=True):
+        targets_alone = alone[cursor : cursor + len(prompt.targets)] if generative else []
+        cursor += len(prompt.targets) if generative else 0
+        plan, was_cut = _plan_example(
+            context,
+            scored,
+            generation_ids,
+            targets_alone,
+            generative,
+            options.fast_path,
+            loaded.max_length,
+            max_new,
         )
-        continuation_texts.append(texts)
-        if generative:
-            generation_ids = tokenizer.generation_ids(prompt.text)
-            room = loaded.max_length - max_new
-            if len(generation_ids) > room:
-                generation_ids = generation_ids[len(generation_ids) - max(room, 1) :]
-            generation_contexts.append(generation_ids)
+        plans.append(plan)
+        truncated += was_cut
+    requests = [plan.request for plan in plans]
 
     counter = WorkCounter()
     answers: list[str | None] = [None] * len(prompts)
     from_scratch: list[int] = []
     n_fast = n_resumed = 0
 
-    def replay_targets(i: int, scores_i: list) -> tuple[int, Any] | None:
-        """Answer example i from its teacher-forced scores, or return (continuation, replay) to resume."""
+    def replay(i: int, scores_i: list) -> tuple[int, _Replay] | None:
+        """Settle example i from its teacher-forced rows, or return where to resume decoding."""
         nonlocal n_fast
-        request, texts = requests[i], continuation_texts[i]
-        if not options.fast_path or list(request.context_ids) != generation_contexts[i]:
-            return None
+        plan = plans[i]
         best: tuple[int, _Replay] | None = None
-        for target in prompts[i].targets:
-            j = texts.index(target)
-            if not request.continuations[j]:
-                continue
-            replay = _replay_known_greedy_prefix(
+        for row in plan.greedy_rows:
+            result = _replay_known_greedy_prefix(
                 judge,
-                request.context_ids,
-                request.continuations[j],
-                scores_i[j],
+                plan.request.context_ids,
+                plan.request.continuations[row],
+                plan.tail,
+                scores_i[row],
                 options.tie_margin,
             )
-            if replay.state.finished:
-                answers[i] = replay.state.answer
+            if result.state.finished:
+                answers[i] = result.state.answer
                 n_fast += 1
                 return None
-            if best is None or len(replay.state.ids) > len(best[1].state.ids):
-                best = (j, replay)
+            if best is None or len(result.state.ids) > len(best[1].state.ids):
+                best = (row, result)
         return best
 
-    def after_batch(indices: list[int], batch_scores: list, shared: Any) -> None:
+    def after_batch(indices_in_batch: list[int], batch_scores: list, shared: Any) -> None:
         """Generative tasks: settle greedy answers while this batch's KV cache is alive."""
         nonlocal n_resumed
         resumes, resumed = [], []
-        for b, i in enumerate(indices):
-            best = replay_targets(i, batch_scores[b])
+        for b, i in enumerate(indices_in_batch):
+            best = replay(i, batch_scores[b])
             if answers[i] is not None:
                 continue
             if best is None or shared is None:
                 from_scratch.append(i)
                 continue
-            j, replay = best
-            resumes.append(Resume(b, j, replay.visible, replay.feed_token, replay.state))
+            row, result = best
+            resumes.append(Resume(b, row, result.visible, result.feed_token, result.state))
             resumed.append(i)
         if resumes:
             continue_greedy(loaded, shared, resumes, judge, counter)
@@ -481,10 +555,12 @@ def _compute(
             for i, resume in zip(resumed, resumes, strict=True):
                 answers[i] = resume.state.answer
 
-    share = options.share_context
+    if options.share_context and loaded.packed_scoring is None:
+        loaded.packed_scoring = packed_scoring_works(loaded)
+    scorer = score_packed if loaded.packed_scoring else score_kv_cache
     with _Progress("score", len(requests), options) as tick:
-        if share:
-            scores = score_shared(
+        if options.share_context:
+            scores = scorer(
                 loaded,
                 requests,
                 options.token_budget,
@@ -496,14 +572,15 @@ def _compute(
             scores = score_flat(loaded, requests, options.token_budget, counter, tick)
             if generative:
                 for i in range(len(prompts)):
-                    replay_targets(i, scores[i])
+                    replay(i, scores[i])
                     if answers[i] is None:
                         from_scratch.append(i)
     if from_scratch:
+        from_scratch.sort()
         with _Progress("generate", len(from_scratch), options) as tick:
             states = greedy_decode(
                 loaded,
-                [generation_contexts[i] for i in from_scratch],
+                [plans[i].generation_ids for i in from_scratch],
                 judge,
                 options.token_budget,
                 counter,
@@ -511,20 +588,18 @@ def _compute(
             )
         for i, state in zip(from_scratch, states, strict=True):
             answers[i] = state.answer
-    n_generated = n_resumed + len(from_scratch)
     generated_answers = [a if a is not None else "" for a in answers] if generative else None
 
     target_logprobs, target_tokens, choice_logprobs = [], [], []
-    for prompt, texts, example_scores in zip(prompts, continuation_texts, scores, strict=True):
-        by_text = dict(zip(texts, example_scores, strict=True))
-        target_score = by_text[prompt.targets[0]]
+    for plan, example_scores in zip(plans, scores, strict=True):
+        target_score = example_scores[plan.target_row]
         target_logprobs.append(target_score.logprob)
         target_tokens.append(len(target_score.token_logprobs))
-        if prompt.choices:
+        if plan.choice_rows:
             choice_logprobs.append(
                 [
-                    by_text[c].logprob if by_text[c].token_logprobs else -math.inf
-                    for c in prompt.choices
+                    example_scores[row].logprob if example_scores[row].token_logprobs else -math.inf
+                    for row in plan.choice_rows
                 ]
             )
         else:
@@ -549,6 +624,7 @@ def _compute(
             p.choice_scores[c] == max(p.choice_scores) for p, c in zip(prompts, chosen, strict=True)
         ]
     return _Computed(
+        config=config,
         prompts=prompts,
         predictions=predictions,
         correct=correct,
@@ -560,7 +636,7 @@ def _compute(
         tokens=counter.tokens,
         forward_passes=counter.forward_passes,
         n_fast_path=n_fast,
-        n_generated=n_generated,
+        n_generated=n_resumed + len(from_scratch),
         n_truncated=truncated,
     )
 
@@ -568,37 +644,41 @@ def _compute(
 @dataclass
 class _Replay:
     state: Any  # GreedyState after the known tokens
-    visible: int  # context + target tokens that are greedy's prefix (to resume decoding from)
+    visible: int  # context + row tokens that are greedy's prefix (to resume decoding from)
     feed_token: int  # the token decoding processes next, at logical position `visible`
 
 
 def _replay_known_greedy_prefix(
     judge: Any,
     context: tuple[int, ...],
-    continuation: tuple[int, ...],
+    row: tuple[int, ...],
+    skip: int,
     score: Any,
     tie_margin: float,
 ) -> _Replay:
     """Replay the greedy tokens the teacher-forced pass already determines.
 
-    At position i the pass gives the argmax after ``context + y_<i``; that is greedy's token for as
-    long as greedy has reproduced y_<i. Each known token goes through the judge. The replay stops at
-    the first argmax that differs from the target (later positions are conditioned on the target,
-    not on greedy's token): decoding resumes by feeding that token. At an argmax whose margin is
-    below `tie_margin` it stops before using it: decoding recomputes that position by re-feeding
-    the token before it.
+    `row` is the generation tail (the first `skip` tokens: the rest of the generation context)
+    followed by a target's own tokens. At row position i the pass gives the argmax after
+    ``context + row[:i]``; for i >= skip that is greedy's token for as long as greedy has
+    reproduced ``row[skip:i]``. Each known token goes through the judge. The replay stops at the
+    first argmax that differs from the row (later positions are conditioned on the row, not on
+    greedy's token): decoding resumes by feeding that token. At an argmax whose margin is below
+    `tie_margin` it stops before using it: decoding recomputes that position by re-feeding the
+    token before it.
     """
     state = judge.new_state()
-    for position, token in enumerate(score.greedy_ids):
+    for position in range(skip, len(score.greedy_ids)):
+        token = score.greedy_ids[position]
         if score.greedy_margins[position] < tie_margin:
             if position == 0:
                 return _Replay(state, len(context) - 1, context[-1])
-            return _Replay(state, len(context) + position - 1, continuation[position - 1])
+            return _Replay(state, len(context) + position - 1, row[position - 1])
         if judge.step(state, token):
             return _Replay(state, -1, -1)
-        if position < len(continuation) and token != continuation[position]:
+        if position < len(row) and token != row[position]:
             return _Replay(state, len(context) + position, token)
-    return _Replay(state, len(context) + len(continuation), score.greedy_ids[-1])
+    return _Replay(state, len(context) + len(row), score.greedy_ids[-1])
 
 
 def _auto_max_new_tokens(task: BigBenchTask, tokenizer: PromptTokenizer) -> int:
@@ -658,13 +738,13 @@ def _examples_frame(
             "target_tokens": c.target_tokens,
             "choice_logprobs": c.choice_logprobs,
         },
-        schema=EXAMPLES_SCHEMA,
-    )
+        schema_overrides={"choice_logprobs": pl.List(pl.Float64())},
+    ).pipe(conform, "eval_examples")
 
 
 def _metric_values(task: BigBenchTask, c: _Computed) -> dict[str, float]:
     values: dict[str, float] = {}
-    for metric in task.metrics:
+    for metric in selected_metrics(task, c.config):
         if metric == "exact_str_match" and c.generated_answers is not None:
             hits = [
                 metric_fns.exact_str_match(a, p.targets)
@@ -713,7 +793,7 @@ def _result_rows(
         }
         for metric, value in values.items()
     ]
-    return pl.DataFrame(rows, schema=RESULTS_SCHEMA)
+    return conform(pl.DataFrame(rows, infer_schema_length=None), "results")
 
 
 def _results_frame(
@@ -769,6 +849,7 @@ def _combine(
         n_truncated=sum(r.stats.n_truncated for r in runs),
         device=runs[0].stats.device,
         metrics_not_computed=sorted({m for r in runs for m in r.stats.metrics_not_computed}),
+        n_params=next((r.stats.n_params for r in runs if r.stats.n_params), None),
     )
     if stats.eval_seconds > 0:
         stats.examples_per_second = stats.n_examples / stats.eval_seconds

@@ -42,7 +42,7 @@ class GreedyState:
 @dataclass(frozen=True)
 class GreedyJudge:
     rule: AnswerRule
-    decode: Callable[[list[int]], str]
+    decode_many: Callable[[list[list[int]]], list[str]]  # one batched call for many rows
     eos_token_ids: frozenset[int]
     max_new_tokens: int
 
@@ -51,20 +51,32 @@ class GreedyJudge:
 
     def step(self, state: GreedyState, token: int) -> bool:
         """Feed the next greedy token; True when generation is finished (answer set)."""
-        if state.finished:
-            raise RuntimeError("step() after the generation finished")
-        if token in self.eos_token_ids:
-            state.answer, state.ended_by = self.rule.answer(self.decode(state.ids)), "eos"
-            return True
-        previous = state.text
-        state.ids.append(token)
-        state.text = self.decode(state.ids)
-        if "\ufffd" not in state.text and state.text.startswith(previous):
-            settled = self.rule.settled_answer(state.text)
-            if settled is not None:
-                state.answer, state.ended_by = settled, "settled"
-                return True
-        if len(state.ids) >= self.max_new_tokens:
-            state.answer, state.ended_by = self.rule.answer(state.text), "max_new_tokens"
-            return True
-        return False
+        return self.step_many([state], [token])[0]
+
+    def step_many(self, states: list[GreedyState], tokens: list[int]) -> list[bool]:
+        """`step` for many rows at once (their texts decoded in one call)."""
+        finished = [False] * len(states)
+        growing = []
+        for i, (state, token) in enumerate(zip(states, tokens, strict=True)):
+            if state.finished:
+                raise RuntimeError("step() after the generation finished")
+            if token in self.eos_token_ids:  # state.text is the text of state.ids
+                state.answer, state.ended_by = self.rule.answer(state.text), "eos"
+                finished[i] = True
+            else:
+                state.ids.append(token)
+                growing.append(i)
+        texts = self.decode_many([states[i].ids for i in growing]) if growing else []
+        for i, text in zip(growing, texts, strict=True):
+            state = states[i]
+            previous, state.text = state.text, text
+            if "\ufffd" not in text and text.startswith(previous):
+                settled = self.rule.settled_answer(text)
+                if settled is not None:
+                    state.answer, state.ended_by = settled, "settled"
+                    finished[i] = True
+                    continue
+            if len(state.ids) >= self.max_new_tokens:
+                state.answer, state.ended_by = self.rule.answer(text), "max_new_tokens"
+                finished[i] = True
+        return finished

@@ -85,9 +85,10 @@ class LoadedModel:
     eos_token_ids: tuple[int, ...]
     pad_token_id: int
     accepts_logits_to_keep: bool
-    cache_argument: (
-        str  # name of forward()'s KV-cache argument: "cache" (transformers 5) or "past_key_values"
-    )
+    # Name of forward()'s KV-cache argument: "cache" (transformers 5) or "past_key_values".
+    cache_argument: str
+    # Whether the model honours a custom 4D attention mask (packed scoring); checked on first use.
+    packed_scoring: bool | None = None
 
     def forward(self, **kwargs: Any) -> Any:
         """model(**kwargs), with `kv_cache` passed under the name this model's forward() uses."""
@@ -102,6 +103,10 @@ class LoadedModel:
 
 
 def default_device() -> str:
+    """EMERGENCE_DEVICE when set (e.g. cpu to keep a GPU free), else cuda when present, else cpu."""
+    override = os.environ.get("EMERGENCE_DEVICE")
+    if override:
+        return override
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

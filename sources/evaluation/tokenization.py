@@ -52,28 +52,64 @@ class PromptTokenizer:
     def _encode(self, text: str, special: bool) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
 
+    def encode_plain_many(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, no special tokens (one batched call: fast tokenizers are Rust)."""
+        if not texts:
+            return []
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None:  # skips transformers' per-item conversion of the encodings
+            return [e.ids for e in backend.encode_batch(list(texts), add_special_tokens=False)]
+        encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [list(ids) for ids in encoded]
+
     def encode_plain(self, text: str) -> list[int]:
-        return self._encode(text, False) if text else []
+        return self.encode_plain_many([text])[0] if text else []
+
+    def generation_ids_many(self, contexts: list[str]) -> list[list[int]]:
+        """Ids greedy decoding starts from, per context."""
+        return [self.leading_special_ids + ids for ids in self.encode_plain_many(contexts)]
 
     def generation_ids(self, context: str) -> list[int]:
-        """Ids greedy decoding starts from."""
-        return self.leading_special_ids + self.encode_plain(context)
+        return self.generation_ids_many([context])[0]
+
+    def scoring_ids_many(
+        self, contexts: list[str], continuations: list[list[str]]
+    ) -> list[tuple[list[int], list[list[int]]]]:
+        """Per context: (context ids, one id list per continuation) under the chosen convention."""
+        flat = [(i, c) for i, conts in enumerate(continuations) for c in conts]
+        if self.convention == "bigbench":
+            context_ids = self.generation_ids_many(contexts)
+            encoded = self.encode_plain_many([c for _, c in flat])
+        else:
+            stripped = [c.rstrip() for c in contexts]
+            context_ids = self.encode_plain_many(stripped)
+            joined = [
+                contexts[i] + c for i, c in flat
+            ]  # stripped + moved whitespace + continuation
+            encoded = [
+                whole[len(context_ids[i]) :]
+                for (i, _), whole in zip(flat, self.encode_plain_many(joined), strict=True)
+            ]
+        grouped: list[list[list[int]]] = [[] for _ in contexts]
+        for (i, _), ids in zip(flat, encoded, strict=True):
+            grouped[i].append(ids)
+        return list(zip(context_ids, grouped, strict=True))
 
     def scoring_ids(
         self, context: str, continuations: list[str]
     ) -> tuple[list[int], list[list[int]]]:
-        """(context ids, one id list per continuation) under the chosen convention."""
-        if self.convention == "bigbench":
-            return self.generation_ids(context), [self.encode_plain(c) for c in continuations]
-        stripped = context.rstrip()
-        moved = context[len(stripped) :]
-        context_ids = self.encode_plain(stripped)
-        return context_ids, [
-            self.encode_plain(stripped + moved + c)[len(context_ids) :] for c in continuations
-        ]
+        return self.scoring_ids_many([context], [continuations])[0]
 
     def decode(self, ids: list[int]) -> str:
         """Text of generated ids: special tokens dropped, no clean-up of spaces (prefix-stable)."""
-        return self.tokenizer.decode(
-            ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
-        )
+        return self.decode_many([ids])[0]
+
+    def decode_many(self, sequences: list[list[int]]) -> list[str]:
+        """`decode` for many sequences in one call (the Rust backend when there is one)."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            return backend.decode_batch(sequences, skip_special_tokens=True)
+        return [
+            self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            for ids in sequences
+        ]

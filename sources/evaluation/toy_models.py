@@ -96,13 +96,18 @@ def train(
     model: Any,
     sequences: Sequence[Sequence[int]],
     *,
+    loss_from: Sequence[int] | None = None,
     pad_token_id: int,
     steps: int,
     batch_size: int = 16,
     learning_rate: float = 3e-3,
     seed: int = 0,
 ) -> list[float]:
-    """AdamW on token sequences (loss on every token); returns the loss per step."""
+    """AdamW on token sequences; returns the loss per step.
+
+    The loss covers every token, or with `loss_from` only tokens from ``loss_from[i]`` on in
+    sequence i (e.g. the answer after a prompt: the model learns the task, not the questions).
+    """
     import torch
 
     generator = random.Random(seed)
@@ -114,14 +119,16 @@ def train(
     losses = []
     model.train()
     for _ in range(steps):
-        batch = [sequences[generator.randrange(len(sequences))] for _ in range(batch_size)]
+        picks = [generator.randrange(len(sequences)) for _ in range(batch_size)]
+        batch = [sequences[i] for i in picks]
         longest = max(len(ids) for ids in batch)
         ids = torch.full((batch_size, longest), pad_token_id, dtype=torch.long)
         labels = torch.full((batch_size, longest), -100, dtype=torch.long)
         mask = torch.zeros((batch_size, longest), dtype=torch.long)
         for row, tokens in enumerate(batch):
             ids[row, : len(tokens)] = torch.tensor(tokens)
-            labels[row, : len(tokens)] = torch.tensor(tokens)
+            first = loss_from[picks[row]] if loss_from is not None else 0
+            labels[row, first : len(tokens)] = torch.tensor(tokens[first:])
             mask[row, : len(tokens)] = 1
         loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
         optimizer.zero_grad()
@@ -144,12 +151,14 @@ def save(model: Any, tokenizer: Any, directory: Path) -> Path:
 
 def task_training_sequences(
     prompts: Sequence[Any], tokenizer: Any, separator: str
-) -> list[list[int]]:
+) -> tuple[list[list[int]], list[int]]:
     """Token ids of prompt + first target + separator, tokenized as the engine tokenizes them
-    (a `PromptTokenizer`), so the model learns the very boundary it is evaluated on."""
-    return [
-        tokenizer.generation_ids(p.text)
-        + tokenizer.encode_plain(p.targets[0])
-        + tokenizer.encode_plain(separator)
-        for p in prompts
-    ]
+    (a `PromptTokenizer`), so the model learns the very boundary it is evaluated on; and, per
+    sequence, where the answer starts (for `train(loss_from=...)`)."""
+    sequences, answer_starts = [], []
+    for prompt in prompts:
+        context = tokenizer.generation_ids(prompt.text)
+        answer = tokenizer.encode_plain(prompt.targets[0]) + tokenizer.encode_plain(separator)
+        sequences.append(context + answer)
+        answer_starts.append(len(context))
+    return sequences, answer_starts
