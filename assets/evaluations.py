@@ -71,8 +71,7 @@ def model_registry(context: dg.AssetExecutionContext) -> pl.DataFrame:
     code_version="1",
 )
 def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig) -> dict:
-    from sources.evaluation.engine import evaluate
-    from sources.evaluation.model import ModelLoadError, ModelSpec
+    from sources.evaluation import LazyModel, ModelLoadError, ModelSpec, evaluate
 
     model_id = context.partition_key
     try:
@@ -84,6 +83,7 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
         raise dg.Failure(description=f"{model_id!r} is not in the model registry any more")
     row = entry.row(0, named=True)
     spec = ModelSpec(model_id, row["weights"], revision=row["revision"], trust_remote_code=row["trust_remote_code"])
+    model = LazyModel(spec)  # loaded once, on the first task the cache cannot answer
     runs = []
     for task_id in config.tasks:
         def progress(stage: str, done: int, total: int, task_id: str = task_id) -> None:
@@ -91,7 +91,7 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
                 context.log.info(f"{model_id} {task_id} {stage}: {done}/{total}")
 
         try:
-            run = evaluate(spec, task_id, shots=config.shots, limit=config.limit, progress=progress)
+            run = evaluate(spec, task_id, shots=config.shots, limit=config.limit, model=model, progress=progress)
         except ModelLoadError as error:
             raise dg.Failure(description=f"{model_id}: {error}") from error
         context.log.info(f"{model_id} {task_id}: {run.metric_values} "
@@ -99,7 +99,7 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
         runs.append(run)
     results = pl.concat([r.results for r in runs], how="diagonal_relaxed")
     examples = pl.concat([r.examples for r in runs], how="diagonal_relaxed")
-    n_params = next((getattr(r.stats, "n_params", None) for r in runs if getattr(r.stats, "n_params", None)), None)
+    n_params = next((r.stats.n_params for r in runs if r.stats.n_params), None)
     context.add_output_metadata({
         "revision": runs[0].model_revision if runs else "",
         "metrics": dg.MetadataValue.json({r.task_id: r.metric_values for r in runs}),
@@ -122,9 +122,7 @@ def fresh_results(context: dg.AssetExecutionContext, warehouse: Warehouse, fresh
     counted = {model_id: float(fresh_evaluation["n_params"])} if fresh_evaluation["n_params"] else {}
     models = with_flops_consistency(registry_model_rows(fresh_evaluation["registry"], counted))
     models = models.drop("source_file", "source_row")
-    # the engine writes compact integer columns; the warehouse contract is Int64
-    results, examples = (frame.with_columns(pl.col(pl.Int32, pl.Int16).cast(pl.Int64))
-                         for frame in (fresh_evaluation["results"], fresh_evaluation["examples"]))
+    results, examples = fresh_evaluation["results"], fresh_evaluation["examples"]
     with warehouse.get_connection() as con:
         ensure_schema(con)
         task_metrics = read_frame(con, "SELECT * FROM task_metrics")

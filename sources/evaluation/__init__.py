@@ -15,6 +15,7 @@ from sources.evaluation.engine import (
     EvalConfig,
     EvaluationRun,
     EvaluationStats,
+    LazyModel,
     evaluate,
 )
 from sources.evaluation.model import (
@@ -32,6 +33,7 @@ __all__ = [
     "EvalConfig",
     "EvaluationRun",
     "EvaluationStats",
+    "LazyModel",
     "LoadedModel",
     "ModelLoadError",
     "ModelSpec",

@@ -154,10 +154,21 @@ class EvaluationRun:
         return dict(zip(own["metric"].to_list(), own["value"].to_list(), strict=True))
 
 
-class _ModelHandle:
-    """Loads the model on first use only, so that cache hits never load it."""
+class LazyModel:
+    """A model loaded on first use only, so cache hits never load it; pass one to several
+    `evaluate` calls (``model=``) and the model is loaded at most once for all of them."""
 
-    def __init__(self, spec: ModelSpec, loaded: LoadedModel | None, device: str | None, dtype: str):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        device: str | None = None,
+        dtype: str | None = None,
+        loaded: LoadedModel | None = None,
+    ):
+        if loaded is not None:
+            device, dtype = loaded.device, loaded.dtype
+        else:
+            device, dtype = _resolve_device_dtype(device, dtype)
         self.spec, self.loaded, self.device, self.dtype = spec, loaded, device, dtype
         self.load_seconds = 0.0
 
@@ -185,7 +196,7 @@ def evaluate(
     dtype: str | None = None,
     token_budget: int | None = None,
     use_cache: bool = True,
-    model: LoadedModel | None = None,
+    model: LoadedModel | LazyModel | None = None,
     progress: ProgressCallback | None = None,
     show_progress: bool = False,
     fast_path: bool = True,
@@ -198,7 +209,7 @@ def evaluate(
     `limit` evaluates a seeded random subset of that many examples (the same subset for every
     model). A composite task (``arithmetic``) evaluates each subtask and adds rows for the parent
     with the unweighted mean over subtasks (BIG-bench's aggregate). `model` reuses an already
-    loaded model (several tasks, one load). `metrics` restricts the task's metrics to compute
+    loaded model, or a `LazyModel` shared by several calls (several tasks, at most one load). `metrics` restricts the task's metrics to compute
     (e.g. only ``exact_str_match``: no option scoring); the continuous metrics are always there.
     `progress(stage, done, total)` reports progress;
     `show_progress` draws tqdm bars. `fast_path`, `share_context` and `tie_margin` change speed,
@@ -206,11 +217,9 @@ def evaluate(
     """
     started = time.perf_counter()
     task = load_task(task_id)  # an unknown task fails before any model work
-    if model is not None:
-        device = model.device
-        dtype = model.dtype
-    else:
-        device, dtype = _resolve_device_dtype(device, dtype)
+    handle = model if isinstance(model, LazyModel) else LazyModel(spec, device, dtype, loaded=model)
+    device, dtype = handle.device, handle.dtype
+    loads_before = handle.load_seconds
     config = EvalConfig(
         shots=shots,
         limit=limit,
@@ -223,8 +232,7 @@ def evaluate(
     )
     for leaf in [load_task(sub) for sub in task.subtask_ids] if task.is_composite else [task]:
         selected_metrics(leaf, config)  # unknown metrics fail before any model work
-    handle = _ModelHandle(spec, model, device, dtype)
-    revision = model.revision if model is not None else resolve_revision(spec)
+    revision = handle.loaded.revision if handle.loaded is not None else resolve_revision(spec)
     options = _RunOptions(
         device=device,
         token_budget=token_budget
@@ -245,7 +253,7 @@ def evaluate(
     else:
         run = _evaluate_leaf(spec, task, config, revision, handle, options)
     run.stats.wall_seconds = time.perf_counter() - started
-    run.stats.load_seconds = handle.load_seconds
+    run.stats.load_seconds = handle.load_seconds - loads_before
     return run
 
 
@@ -294,7 +302,7 @@ def _evaluate_leaf(
     task: BigBenchTask,
     config: EvalConfig,
     revision: str,
-    handle: _ModelHandle,
+    handle: LazyModel,
     options: _RunOptions,
 ) -> EvaluationRun:
     key = cache_key(
@@ -833,7 +841,7 @@ def _combine(
         dict(zip(means["metric"].to_list(), means["value"].to_list(), strict=True)),
         0,
         note,
-    ).with_columns(pl.Series("n_examples", means["n_examples"].to_list(), dtype=pl.Int32()))
+    ).with_columns(pl.Series("n_examples", means["n_examples"].to_list(), dtype=pl.Int64()))
     stats = EvaluationStats(
         n_examples=sum(r.stats.n_examples for r in runs),
         cache_hit=all(r.stats.cache_hit for r in runs),

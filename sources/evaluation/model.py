@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sources.paths import data_dir
+from sources.remote import sha256_of
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 # Files of a model directory whose bytes can change what the model computes or how text is tokenized.
@@ -166,7 +167,7 @@ def _local_weights_digest(path: Path) -> str:
         if cached and cached[:2] == fingerprint:
             digest = cached[2]
         else:
-            digest = _sha256_file(file)
+            digest = sha256_of(file)
             memo[key] = [*fingerprint, digest]
             changed = True
         entries.append(f"{file.relative_to(path).as_posix()}\t{digest}")
@@ -176,14 +177,6 @@ def _local_weights_digest(path: Path) -> str:
             json.dump(memo, tmp)
         os.replace(tmp.name, memo_file)
     return "sha256:" + hashlib.sha256("\n".join(entries).encode()).hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _hub_commit(spec: ModelSpec) -> str:

@@ -1,58 +1,40 @@
-"""The columns of the warehouse tables the engine fills, read from warehouse/schema.sql itself.
+"""The columns of the warehouse tables the engine fills, from warehouse/schema.sql (via its catalog).
 
-Why read the file: schema.sql is the contract between the layers, and it evolves; deriving the
+Why derive them: schema.sql is the contract between the layers, and it evolves; deriving the
 frames' columns from it keeps the engine's output matching it exactly. A nullable column the engine
 does not know is filled with nulls; a NOT NULL column it does not know is an error that names it.
 """
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 import polars as pl
 
-from sources.paths import PROJECT_ROOT
+from warehouse.catalog import SCHEMA_SQL
+from warehouse.catalog import table_columns as catalog_columns
 
-SCHEMA_SQL = PROJECT_ROOT / "warehouse" / "schema.sql"
-
+# Integers are Int64 whatever their SQL width: the pandera contract (checks/schemas.py) says so,
+# and DuckDB narrows on insert.
 _SQL_TYPES: dict[str, pl.DataType] = {
     "VARCHAR": pl.String(),
-    "TEXT": pl.String(),
-    "INTEGER": pl.Int32(),
-    "INT": pl.Int32(),
+    "INTEGER": pl.Int64(),
     "BIGINT": pl.Int64(),
     "DOUBLE": pl.Float64(),
     "BOOLEAN": pl.Boolean(),
-    "DATE": pl.Date(),
-    "TIMESTAMP": pl.Datetime(),
 }
 
 
 @cache
 def table_columns(table: str) -> tuple[tuple[str, pl.DataType, bool], ...]:
     """(name, polars type, nullable) per column of `table`, in schema.sql's order."""
-    sql = SCHEMA_SQL.read_text(encoding="utf-8")
-    found = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\);", sql, re.S)
-    if found is None:
-        raise ValueError(f"{SCHEMA_SQL}: no CREATE TABLE IF NOT EXISTS {table} (...)")
     columns = []
-    for raw_line in found.group(1).splitlines():
-        line = raw_line.split("--", 1)[0].strip().rstrip(",")
-        if not line or line.upper().startswith(("PRIMARY KEY", "UNIQUE", "FOREIGN KEY", "CHECK")):
-            continue
-        name, sql_type, *rest = line.split()
-        is_list = sql_type.endswith("[]")
-        base = _SQL_TYPES.get(sql_type.removesuffix("[]").upper())
+    for column in catalog_columns()[table]:
+        base = _SQL_TYPES.get(column.type.removesuffix("[]"))
         if base is None:
-            raise ValueError(
-                f"{SCHEMA_SQL}: {table}.{name} has type {sql_type}, unknown to the engine"
-            )
-        dtype = pl.List(base) if is_list else base
-        nullable = (
-            "NOT NULL" not in " ".join(rest).upper() and "PRIMARY KEY" not in " ".join(rest).upper()
-        )
-        columns.append((name, dtype, nullable))
+            raise ValueError(f"{SCHEMA_SQL}: {table}.{column.name} has type {column.type}, unknown to the engine")
+        dtype = pl.List(base) if column.type.endswith("[]") else base
+        columns.append((column.name, dtype, column.nullable))
     return tuple(columns)
 
 

@@ -38,7 +38,8 @@ def test_frames_have_exactly_the_warehouse_columns(trained_model_dir) -> None:
     assert dict(run.results.schema) == RESULTS_SCHEMA
     # Spot checks against schema.sql's SQL types, independent of the engine's parser.
     assert run.examples.schema["choice_logprobs"] == pl.List(pl.Float64)  # DOUBLE[]
-    assert run.examples.schema["shots"] == pl.Int32 and run.results.schema["value"] == pl.Float64
+    # INTEGER columns are Int64: the pandera contract (checks/schemas.py), DuckDB narrows on insert
+    assert run.examples.schema["shots"] == pl.Int64 and run.results.schema["value"] == pl.Float64
     assert run.results.schema["in_wei_figure"] == pl.Boolean
 
 
@@ -113,6 +114,29 @@ def test_a_cache_hit_does_not_load_the_model(trained_model_dir, monkeypatch) -> 
     # A different prompt configuration is a different entry: it must load the model.
     with pytest.raises(AssertionError, match="loaded on a cache hit"):
         evaluate(spec, TRAINED_TASK, shots=1, limit=10)
+
+
+def test_a_shared_lazy_model_loads_once_for_several_tasks(trained_model_dir, monkeypatch) -> None:
+    from sources.evaluation import LazyModel
+
+    loads = []
+    real_load = model_module.load_model
+
+    def counting_load(*args, **kwargs):
+        loads.append(args)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "load_model", counting_load)
+    spec = ModelSpec("trained", str(trained_model_dir))
+    shared = LazyModel(spec)
+    first = evaluate(spec, TRAINED_TASK, shots=0, limit=4, model=shared)
+    second = evaluate(spec, "arithmetic/1_digit_subtraction", shots=0, limit=4, model=shared)
+    assert len(loads) == 1  # one load for both tasks (both cache misses)
+    assert first.stats.load_seconds > 0 and second.stats.load_seconds == 0.0
+    # all cache hits: a fresh shared handle never loads
+    again = LazyModel(spec)
+    evaluate(spec, TRAINED_TASK, shots=0, limit=4, model=again)
+    assert len(loads) == 1 and again.loaded is None
 
 
 def test_changed_weights_miss_the_cache(trained_model_dir, tmp_path) -> None:
