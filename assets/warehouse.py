@@ -2,13 +2,12 @@
 
 
 import dagster as dg
-import polars as pl
 
 from assets.metadata import table_metadata
 from assets.resources import Warehouse
 from checks.validation import ValidationError, raise_if_any
 from sources.staging import StagedLake
-from warehouse.store import ensure_schema, replace_rows, transaction
+from warehouse.store import ensure_schema, replace_rows, table_counts, transaction
 
 GROUP = "warehouse"
 WRITER_POOL = "duckdb_writer"  # DuckDB allows one writer: every writing step shares this pool
@@ -33,27 +32,20 @@ TABLE_DESCRIPTIONS = {
 )
 def warehouse_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, staged_lake: StagedLake):
     """Replace the staged sources' rows in one transaction; fresh evaluation rows are kept."""
-    staged = staged_lake
     try:
-        raise_if_any(list(staged.problems))  # defence in depth: the blocking checks run first
+        raise_if_any(list(staged_lake.problems))  # defence in depth: the blocking checks run first
     except ValidationError as error:
         raise dg.Failure(description=str(error)) from error
-    origins = list(staged.origins)
+    origins = list(staged_lake.origins)  # the sources present; absent ones keep their rows
     with warehouse.get_connection() as con:
         ensure_schema(con)
         with transaction(con):
             for name in ("tasks", "task_metrics", "table1"):
-                replace_rows(con, name, staged.table(name))
-            replace_rows(con, "models", staged.table("models").filter(_origin_in(origins)),
-                         where="origin IN (SELECT unnest(?))", params=[origins])
-            replace_rows(con, "results", staged.table("results").filter(_origin_in(origins)),
-                         where="origin IN (SELECT unnest(?))", params=[origins])
-        counts = {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in TABLE_DESCRIPTIONS}
+                replace_rows(con, name, staged_lake.table(name))
+            for name in ("models", "results"):
+                replace_rows(con, name, staged_lake.table(name), where="origin IN (SELECT unnest(?))", params=[origins])
+        counts = table_counts(con)
     if "obsscaling" not in origins:
         context.log.warning("ObsScaling unavailable: its rows already in the warehouse were kept as they were.")
-    for name, rows in counts.items():
-        yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": rows, "replaced_origins": ", ".join(origins)})
-
-
-def _origin_in(origins: list[str]) -> pl.Expr:
-    return pl.col("origin").is_in(origins)
+    for name in TABLE_DESCRIPTIONS:
+        yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": counts[name], "replaced_origins": ", ".join(origins)})

@@ -129,7 +129,7 @@ _CHECK_WORDS: list[tuple[str, str]] = [
 ]
 
 
-def _expected_from_check(check: str, column: str | None) -> str:
+def _expected_from_check(check: str) -> str:
     for pattern, words in _CHECK_WORDS:
         match = re.match(pattern, check)
         if match:
@@ -188,5 +188,5 @@ def _failures_to_problems(
             found = "an empty cell"
         else:
             found = _show(found)
-        problems.append(Problem(str(file), row, column, found, _expected_from_check(check, column)))
+        problems.append(Problem(str(file), row, column, found, _expected_from_check(check)))
     return problems

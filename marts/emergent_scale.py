@@ -117,7 +117,7 @@ def detect(points: list[Point], *, higher_is_better: bool = True) -> dict:
     usable.sort(key=lambda p: p.flops if axis == "train_flops" else p.params)
     out: dict = {"n_models": len(usable), "scale_axis": axis}
     excess = [sign * (p.value - p.reference) for p in usable]
-    out["breakthroughness"] = breakthroughness([sign * (p.value - p.reference) for p in usable])
+    out["breakthroughness"] = breakthroughness(excess)
     dropped = len(points) - len(usable)
     notes = [f"{dropped} model(s) without a known scale left out"] if dropped else []
     if len(usable) < MIN_MODELS:

@@ -117,23 +117,22 @@ def panel_points(con: duckdb.DuckDBPyConnection, panel: Panel) -> pl.DataFrame:
         frame = frame.filter(pl.col("in_wei_figure"))
     if frame.height == 0:
         return frame
-    frame = _mean_per_model(frame)
-    if len(panel.prompting) > 1:
-        frame = frame.with_columns(
-            pl.format("{} · {}", pl.col("family"), pl.col("prompting").str.replace_all("_", "-")).alias("series")
-        )
-    else:
-        frame = frame.with_columns(
-            pl.when(pl.col("origin") == "fresh")
-            .then(pl.format("{} (fresh)", pl.col("family")))
-            .otherwise(pl.col("family"))
-            .alias("series")
-        )
+    frame = _mean_per_model(frame).with_columns(_series_name(panel))
     if "obsscaling" in panel.origins:
         drawable = frame.filter(pl.col("train_flops").is_not_null()).group_by("series").len()
         keep = drawable.filter(pl.col("len") >= OBSSCALING_MIN_MODELS)["series"]
         frame = frame.filter(pl.col("series").is_in(keep.implode()) | (pl.col("origin") == "fresh"))
     return frame.sort("series", "train_flops", nulls_last=True)
+
+
+def _series_name(panel: Panel) -> pl.Expr:
+    """A line's name: 'LaMDA · chain-of-thought' when a panel compares prompts, else the family
+    ('Pythia (fresh)' for the lake's own evaluations). Points and emergence rows use the same."""
+    if len(panel.prompting) > 1:
+        name = pl.format("{} · {}", pl.col("family"), pl.col("prompting").str.replace_all("_", "-"))
+    else:
+        name = pl.when(pl.col("origin") == "fresh").then(pl.format("{} (fresh)", pl.col("family"))).otherwise(pl.col("family"))
+    return name.alias("series")
 
 
 def _mean_per_model(frame: pl.DataFrame) -> pl.DataFrame:
@@ -166,11 +165,7 @@ def panel_emergence(con: duckdb.DuckDBPyConnection, panel: Panel, points: pl.Dat
         """,
         [panel.task_id, panel.metric, panel.shots, method, list(panel.origins)],
     ).pl()
-    if len(panel.prompting) > 1:
-        series = pl.format("{} · {}", pl.col("family"), pl.col("prompting").str.replace_all("_", "-"))
-    else:
-        series = pl.when(pl.col("origin") == "fresh").then(pl.format("{} (fresh)", pl.col("family"))).otherwise(pl.col("family"))
-    frame = frame.with_columns(series.alias("series"))
+    frame = frame.with_columns(_series_name(panel))
     return frame.filter(pl.col("series").is_in(points["series"].unique().implode()))
 
 

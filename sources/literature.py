@@ -56,30 +56,35 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def read_text_csv(path: Path, columns: list[str], optional: list[str] = ()) -> tuple[pl.DataFrame, list[Problem]]:
-    """Read every cell as text and check the header against the documented columns."""
+def read_text_csv(
+    path: Path, columns: list[str], optional: list[str] = (), *, other_columns_allowed: bool = False
+) -> tuple[pl.DataFrame, list[Problem]]:
+    """Read every cell as text (one pass of the csv module) and check the header against the
+    documented columns (extra ones allowed for files we do not own); each row keeps the line its
+    record starts on."""
     label = display_path(path)
     try:
-        record_lines, problems = _record_lines(path, label)
-        if problems:
-            return pl.DataFrame(), problems
-        frame = pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.PolarsError, OSError, csv.Error, UnicodeDecodeError) as error:
+        header, records, starts, problems = _read_records(path, label)
+    except (OSError, csv.Error, UnicodeDecodeError) as error:
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         return pl.DataFrame(), [Problem(label, None, None, f"an unreadable CSV ({first_line})", "a UTF-8 comma-separated file with a header row")]
+    if problems:
+        return pl.DataFrame(), problems
     problems = [
         Problem(label, 1, column, "no such column", "the documented column to be present")
         for column in columns
-        if column not in frame.columns
+        if column not in header
     ]
     allowed = set(columns) | set(optional)
     problems += [
         Problem(label, 1, column, "an undocumented column", f"only the documented columns {sorted(allowed)}")
-        for column in frame.columns
-        if column not in allowed
+        for column in header
+        if column not in allowed and not other_columns_allowed
     ]
     if problems:
         return pl.DataFrame(), problems
+    cells = {column: [record[i] for record in records] for i, column in enumerate(header)}
+    frame = pl.DataFrame(cells, schema=dict.fromkeys(header, pl.String))
     for column in optional:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
@@ -87,19 +92,20 @@ def read_text_csv(path: Path, columns: list[str], optional: list[str] = ()) -> t
         [pl.col(c).str.strip_chars().replace("", None) for c in frame.columns]
     ).with_columns(
         pl.lit(label).alias("source_file"),
-        pl.Series("source_row", record_lines[: frame.height], dtype=pl.Int64),
+        pl.Series("source_row", starts, dtype=pl.Int64),
     )
     return frame, []
 
 
-def _record_lines(path: Path, label: str) -> tuple[list[int], list[Problem]]:
-    """The line each record starts on (a quoted cell may span lines), and records of the wrong width."""
-    starts, problems = [], []
+def _read_records(path: Path, label: str) -> tuple[list[str], list[list[str]], list[int], list[Problem]]:
+    """Header, records, the line each record starts on (a quoted cell may span lines), and
+    records of the wrong width."""
+    records, starts, problems = [], [], []
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
-            return [], [Problem(label, None, None, "an empty file", "a header row")]
+            return [], [], [], [Problem(label, None, None, "an empty file", "a header row")]
         previous_end = reader.line_num
         for record in reader:
             start = previous_end + 1
@@ -109,8 +115,9 @@ def _record_lines(path: Path, label: str) -> tuple[list[int], list[Problem]]:
             if len(record) != len(header):
                 problems.append(Problem(label, start, None, f"{len(record)} fields",
                                         f"{len(header)} fields, as in the header (a stray or missing comma?)"))
+            records.append(record)
             starts.append(start)
-    return starts, problems
+    return header, records, starts, problems
 
 
 def parse_scale(text: str | None) -> float | None:

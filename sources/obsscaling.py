@@ -59,14 +59,14 @@ def fetch_obsscaling() -> dict[str, Path]:
 
 
 def read_models(path: Path) -> tuple[pl.DataFrame, list[Problem]]:
-    frame, problems = read_text_csv(path, BENCHMARK_COLUMNS, optional=_other_columns(path, BENCHMARK_COLUMNS))
+    frame, problems = read_text_csv(path, BENCHMARK_COLUMNS, other_columns_allowed=True)
     if problems:
         return frame, problems
     frame, problems = cast_columns(
         frame,
         {"Model Size (B)": pl.Float64, "Pretraining Data Size (T)": pl.Float64, "FLOPs (1E21)": pl.Float64},
     )
-    models = frame.select(
+    models = frame.select(  # the benchmark score columns are not the lake's: only scale is read
         pl.col("Model").alias("model_id"),
         pl.col("Model Family").alias("family"),
         pl.col("Model").str.split("/").list.last().alias("label"),
@@ -93,11 +93,6 @@ def read_models(path: Path) -> tuple[pl.DataFrame, list[Problem]]:
         "source_row",
     )
     return models, problems
-
-
-def _other_columns(path: Path, documented: list[str]) -> list[str]:
-    header = path.open(encoding="utf-8").readline().rstrip("\n").split(",")
-    return [c for c in header if c not in documented]
 
 
 def read_results(path: Path) -> tuple[pl.DataFrame, list[Problem]]:

@@ -97,14 +97,15 @@ def stage_lake(
 def validate_fresh(
     results: pl.DataFrame, examples: pl.DataFrame, models: pl.DataFrame, task_metrics: pl.DataFrame, *, label: str
 ) -> None:
-    """Fresh evaluation rows pass the same schemas and rules as published ones, or nothing is written."""
-    numbered = lambda frame: frame.with_columns(  # noqa: E731
-        pl.lit(label).alias("source_file") if "source_file" not in frame.columns else pl.col("source_file"),
-        (pl.int_range(pl.len(), dtype=pl.Int64) + 1).alias("source_row"),
-    )
-    results, examples = numbered(results), numbered(examples)
+    """Fresh evaluation rows pass the same schemas and rules as published ones, or nothing is written.
+
+    Results keep their own source_file (the weights); messages number rows from 1 within the run.
+    """
+    row_number = (pl.int_range(pl.len(), dtype=pl.Int64) + 1).alias("source_row")
+    results = results.with_columns(row_number)
+    examples = examples.with_columns(pl.lit(label).alias("source_file"), row_number)
     problems = schema_problems(results, SCHEMAS["results"], table=label)
-    problems += schema_problems(examples.with_columns(pl.lit(label).alias("source_file")), SCHEMAS["eval_examples"], table=label)
+    problems += schema_problems(examples, SCHEMAS["eval_examples"], table=label)
     problems += reference_problems(results, models, task_metrics)
     problems += range_problems(results)
     raise_if_any(problems)

@@ -6,6 +6,7 @@ catalog and the graph of the lake in headless Chromium, and waits for the assets
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -97,8 +98,11 @@ def _wait_for_text(driver, names: list[str], timeout_s: float) -> str:
     raise AssertionError(f"not on the page after {timeout_s} s: {missing}")
 
 
-def test_the_ui_binds_to_loopback_and_serves_the_code_location(dagster_ui):
-    assert dagster_ui.startswith("http://127.0.0.1:")
+def test_make_dev_binds_the_ui_to_loopback_and_it_answers(dagster_ui):
+    dev_recipe = (PROJECT_ROOT / "Makefile").read_text().split("\ndev:", 1)[1].split("\n\n", 1)[0]
+    assert "dagster dev -h 127.0.0.1" in dev_recipe
+    with urllib.request.urlopen(f"{dagster_ui}/server_info", timeout=10) as response:
+        assert "dagster_webserver_version" in json.loads(response.read())
 
 
 def test_asset_catalog_lists_the_lake(dagster_ui, browser):

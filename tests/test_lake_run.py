@@ -50,6 +50,10 @@ def test_every_panel_has_html_and_png_and_the_gallery_lists_them(lake_run):
         assert (charts / f"{stem}.html").stat().st_size > 1000
         assert (charts / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"{stem}.png" in index
+    # the gallery marks exactly the panels whose asset found no data
+    for panel in PANELS:
+        no_data = f'class="card no-data" id="{panel.panel_id}"' in index
+        assert no_data == (panel.task_id is None), panel.panel_id
 
 
 def test_checks_ran_and_the_flops_warning_is_reported(lake_run):
