@@ -46,9 +46,14 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sources.bigbench import load_task  # noqa: E402
-from sources.evaluation.engine import evaluate, select_examples  # noqa: E402
+from sources.evaluation.engine import (  # noqa: E402
+    default_max_new_tokens,
+    evaluate,
+    select_examples,
+)
 from sources.evaluation.model import ModelSpec, load_model  # noqa: E402
 from sources.evaluation.prompts import Prompt, build_prompts  # noqa: E402
+from sources.evaluation.tokenization import PromptTokenizer  # noqa: E402
 from sources.paths import data_dir  # noqa: E402
 
 TOKENIZER_TASKS = (
@@ -69,6 +74,13 @@ class Case:
     until: tuple[str, ...] = ()  # generation: stop sequences for both sides (lm-eval `until`)
 
 
+CASE_NAMES = ("mc", "gen_bigbench", "gen_until_newline")
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
@@ -81,13 +93,32 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--gen-limit", type=int, default=150)
     parser.add_argument("--shots", type=int, default=2)
     parser.add_argument(
-        "--max-new-tokens", type=int, default=8, help="lm-eval max_gen_toks, and ours"
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="generation limit for both sides (lm-eval max_gen_toks); default: the engine's "
+        "default for --gen-task (2 x its longest target in tokens + 8)",
     )
     parser.add_argument(
-        "--lm-eval-batch-size", type=int, default=None, help="default 16 cpu, 64 cuda"
+        "--lm-eval-batch-size",
+        type=_int_list,
+        default=None,
+        help="comma-separated; each is run and lm-eval's fastest counts (default 8,16,32 on cpu, "
+        "32,64,128 on cuda)",
+    )
+    parser.add_argument(
+        "--cases",
+        type=lambda text: text.split(","),
+        default=list(CASE_NAMES),
+        help=f"comma-separated subset of {','.join(CASE_NAMES)}",
     )
     parser.add_argument("--token-budget", type=int, default=None, help="engine; default per device")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed rounds (engine variants, then lm-eval at its fastest batch size); best counts",
+    )
     return parser.parse_args()
 
 
@@ -288,6 +319,8 @@ def run_lm_eval(
     from lm_eval.tasks import TaskManager
 
     lm.seconds, lm.meter.tokens = 0.0, 0
+    # simple_evaluate ignores `batch_size` for a model object: set it on the object.
+    lm.lm.batch_size_per_gpu = batch_size
     started = time.perf_counter()
     output = simple_evaluate(
         model=lm.lm,
@@ -307,13 +340,20 @@ def run_lm_eval(
 
 
 def run_case(
-    case: Case, args, loaded, meter: TokenMeter, lm: TimedLM, folder: Path, batch_size: int
+    case: Case,
+    args,
+    loaded,
+    meter: TokenMeter,
+    lm: TimedLM,
+    folder: Path,
+    batch_sizes: list[int],
+    max_new: int,
 ) -> dict[str, Any]:
     task = load_task(case.task_id)
     indices = select_examples(task, case.limit, 0)
     prompts = build_prompts(task, args.shots, seed=0, indices=indices)
     task_name = write_lm_eval_task(
-        case, prompts, task.output_regex, args.max_new_tokens, folder, loaded.tokenizer.eos_token
+        case, prompts, task.output_regex, max_new, folder, loaded.tokenizer.eos_token
     )
     engine_options: dict[str, Any] = dict(
         shots=args.shots,
@@ -328,16 +368,36 @@ def run_case(
     # runs with metrics=["exact_str_match"]: the like-for-like figure.
     variants = {"all_metrics": {}}
     if case.kind == "generate":
-        engine_options.update(stop_sequences=list(case.until), max_new_tokens=args.max_new_tokens)
+        engine_options.update(stop_sequences=list(case.until), max_new_tokens=max_new)
         variants["exact_match_only"] = {"metrics": ["exact_str_match"]}
 
     # Warm-up on a few examples (first-call allocations and kernel selection are not measured).
     evaluate(loaded.spec, case.task_id, **{**engine_options, "limit": 4})
-    run_lm_eval(lm, task_name, folder, batch_size, limit=4)
+    run_lm_eval(lm, task_name, folder, batch_sizes[0], limit=4)
 
     engine_runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     engine_results: dict[str, Any] = {}
     lm_runs, lm_output = [], None
+
+    def lm_eval_run(batch_size: int) -> None:
+        nonlocal lm_output
+        output, total = run_lm_eval(lm, task_name, folder, batch_size)
+        lm_output = lm_output or output
+        _check_same_responses(lm_output, output, task_name, batch_size)
+        lm_runs.append(
+            {
+                "batch_size": batch_size,
+                "seconds": lm.seconds,
+                "simple_evaluate_seconds": total,
+                "tokens": lm.meter.tokens,
+            }
+        )
+
+    # lm-eval's batch size: one run of each, the fastest is used from then on. These runs also
+    # count towards lm-eval's best time, so lm-eval gets more tries than the engine, never fewer.
+    for batch_size in batch_sizes:
+        lm_eval_run(batch_size)
+    best_batch_size = min(lm_runs, key=lambda r: r["seconds"])["batch_size"]
     for _ in range(args.repeats):
         for name, extra_options in variants.items():
             meter.tokens = 0
@@ -350,10 +410,7 @@ def run_case(
             engine_runs[name].append(
                 {"seconds": time.perf_counter() - started, "tokens": meter.tokens}
             )
-        lm_output, total = run_lm_eval(lm, task_name, folder, batch_size)
-        lm_runs.append(
-            {"seconds": lm.seconds, "simple_evaluate_seconds": total, "tokens": lm.meter.tokens}
-        )
+        lm_eval_run(best_batch_size)
     assert lm_output is not None
     engine_run = engine_results["all_metrics"]
 
@@ -362,10 +419,7 @@ def run_case(
     same_prompts = contexts == [p.text for p in prompts]
     engine_predictions = engine_run.examples["prediction"].to_list()
     if case.kind == "multiple_choice":
-        lm_choice = [
-            max(range(len(s["filtered_resps"])), key=lambda i: s["filtered_resps"][i][0])
-            for s in samples
-        ]
+        lm_choice = [_answer_of(s) for s in samples]
         lm_predictions = [p.choices[i] for p, i in zip(prompts, lm_choice, strict=True)]
         lm_logprobs = [[r[0] for r in s["filtered_resps"]] for s in samples]
         gaps = [
@@ -379,10 +433,7 @@ def run_case(
         engine_score = engine_run.metric_values["multiple_choice_grade"]
         extra = {"max_abs_logprob_difference": max(gaps)}
     else:
-        lm_predictions = [
-            s["filtered_resps"][0] if isinstance(s["filtered_resps"], list) else s["filtered_resps"]
-            for s in samples
-        ]
+        lm_predictions = [_answer_of(s) for s in samples]
         lm_score = 100 * lm_output["results"][task_name]["exact_match,bigbench_regex"]
         engine_score = engine_run.metric_values["exact_str_match"]
         extra = {
@@ -433,9 +484,33 @@ def run_case(
         "lm_eval_simple_evaluate_seconds": best_lm["simple_evaluate_seconds"],
         "lm_eval_tokens": best_lm["tokens"],
         "lm_eval_model_gflops_per_s": gflops(best_lm),
-        "lm_eval_runs_seconds": [r["seconds"] for r in lm_runs],
+        "lm_eval_best_batch_size": best_lm["batch_size"],
+        "lm_eval_runs": lm_runs,
         **extra,
     }
+
+
+def _check_same_responses(first: Any, other: Any, task_name: str, batch_size: int) -> None:
+    """lm-eval's answers must not depend on its batch size (else the fastest run is not comparable).
+
+    Answers: the generated string, or the chosen option (log-likelihoods themselves move by float32
+    rounding with the batch shape).
+    """
+
+    def responses(output: Any) -> list[Any]:
+        samples = sorted(output["samples"][task_name], key=lambda s: s["doc_id"])
+        return [_answer_of(s) for s in samples]
+
+    if first is not other and responses(first) != responses(other):
+        raise SystemExit(f"lm-eval's responses changed with batch size {batch_size}")
+
+
+def _answer_of(sample: dict[str, Any]) -> Any:
+    """lm-eval's answer for one sample: the chosen option's index, or the filtered generation."""
+    responses = sample["filtered_resps"]
+    if isinstance(responses, list) and responses and isinstance(responses[0], (list, tuple)):
+        return max(range(len(responses)), key=lambda i: responses[i][0])
+    return responses[0] if isinstance(responses, list) else responses
 
 
 def _context_of(sample: dict[str, Any]) -> str:
@@ -453,7 +528,12 @@ def main() -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model_dir = args.model_dir or data_dir() / "bench" / "gpt2-20m"
     model_dir = build_or_reuse_model(model_dir, args.gen_task, args.train_steps, device)
-    batch_size = args.lm_eval_batch_size or (64 if device.startswith("cuda") else 16)
+    batch_sizes = args.lm_eval_batch_size or (
+        [32, 64, 128] if device.startswith("cuda") else [8, 16, 32]
+    )
+    unknown = sorted(set(args.cases) - set(CASE_NAMES))
+    if unknown:
+        raise SystemExit(f"--cases: unknown {unknown}; choose from {list(CASE_NAMES)}")
 
     from lm_eval.api.registry import get_model
 
@@ -461,10 +541,13 @@ def main() -> int:
     meter = TokenMeter(loaded.model)
     lm = TimedLM(
         get_model("hf")(
-            pretrained=str(model_dir), device=device, dtype="float32", batch_size=batch_size
+            pretrained=str(model_dir), device=device, dtype="float32", batch_size=batch_sizes[0]
         )
     )
     matmul = matmul_gflops(device)
+    max_new = args.max_new_tokens or default_max_new_tokens(
+        load_task(args.gen_task), PromptTokenizer(loaded.tokenizer, "lm_eval")
+    )
     figures: dict[str, Any] = {
         "device": device,
         "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else _cpu_name(),
@@ -473,8 +556,9 @@ def main() -> int:
         "n_params": loaded.n_params,
         "dtype": "float32",
         "matmul_gflops_per_s": matmul,
-        "lm_eval_batch_size": batch_size,
-        "max_new_tokens": args.max_new_tokens,
+        "lm_eval_batch_sizes": batch_sizes,
+        "max_new_tokens": max_new,
+        "max_new_tokens_is_engine_default": args.max_new_tokens is None,
         "cases": [],
     }
     cases = [
@@ -486,13 +570,17 @@ def main() -> int:
     ]
     with tempfile.TemporaryDirectory() as folder:
         for case in cases:
-            figures["cases"].append(
-                run_case(case, args, loaded, meter, lm, Path(folder), batch_size)
-            )
+            if case.name in args.cases:
+                figures["cases"].append(
+                    run_case(case, args, loaded, meter, lm, Path(folder), batch_sizes, max_new)
+                )
 
     print(
         f"device {figures['device_name']} ({device}), {torch.get_num_threads()} threads; model "
-        f"{loaded.n_params / 1e6:.1f}M params, float32; matmul {matmul:.1f} GFLOP/s"
+        f"{loaded.n_params / 1e6:.1f}M params, float32; matmul {matmul:.1f} GFLOP/s; generation "
+        f"limit {max_new} new tokens"
+        f"{' (the engine default for the task)' if args.max_new_tokens is None else ''}; "
+        f"lm-eval batch sizes {batch_sizes}"
     )
     for case in figures["cases"]:
         until = f"  until {case['until']!r}" if case["until"] else ""
@@ -506,7 +594,8 @@ def main() -> int:
         )
         print(
             f"  lm-eval          {case['lm_eval_examples_per_s']:8.2f} examples/s   "
-            f"{case['lm_eval_model_gflops_per_s']:6.1f} GFLOP/s ({case['lm_eval_tokens']} tokens)"
+            f"{case['lm_eval_model_gflops_per_s']:6.1f} GFLOP/s ({case['lm_eval_tokens']} tokens, "
+            f"batch size {case['lm_eval_best_batch_size']})"
         )
         for name, engine in case["engine"].items():
             print(

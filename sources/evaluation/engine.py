@@ -482,7 +482,7 @@ def _compute(
     generative = any(m in GENERATIVE_METRICS for m in chosen_metrics)
     multiple_choice = any(m in MULTIPLE_CHOICE_METRICS for m in chosen_metrics)
     tokenizer = PromptTokenizer(loaded.tokenizer, config.tokenization)  # type: ignore[arg-type]
-    max_new = config.max_new_tokens or _auto_max_new_tokens(task, tokenizer)
+    max_new = config.max_new_tokens or default_max_new_tokens(task, tokenizer)
     judge = GreedyJudge(
         rule=AnswerRule(task.output_regex, task.stop_string, config.stop_sequences),
         decode_many=tokenizer.decode_many,
@@ -689,7 +689,8 @@ def _replay_known_greedy_prefix(
     return _Replay(state, len(context) + len(row), score.greedy_ids[-1])
 
 
-def _auto_max_new_tokens(task: BigBenchTask, tokenizer: PromptTokenizer) -> int:
+def default_max_new_tokens(task: BigBenchTask, tokenizer: PromptTokenizer) -> int:
+    """Generation limit when none is given: room for twice the longest target, plus 8 tokens."""
     targets = sorted({t for e in task.examples for t in e.targets})
     if not targets:
         return 32
