@@ -8,6 +8,7 @@ the output order is always the input order whatever the budget.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def pack_by_token_budget(
@@ -38,3 +39,16 @@ def pack_by_token_budget(
     if current:
         batches.append(current)
     return batches
+
+
+def right_padded(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
+    """Token ids ``[N, longest]`` padded on the right with `pad_id`, and the 0/1 mask of real tokens."""
+    import torch
+
+    longest = max((len(s) for s in sequences), default=0)
+    ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), longest), dtype=torch.long)
+    for row, tokens in enumerate(sequences):
+        ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        mask[row, : len(tokens)] = 1
+    return ids, mask

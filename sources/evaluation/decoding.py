@@ -29,7 +29,7 @@ import torch
 from sources.evaluation.batching import pack_by_token_budget
 from sources.evaluation.greedy import GreedyJudge, GreedyState
 from sources.evaluation.model import LoadedModel
-from sources.evaluation.scoring import SharedBatch, WorkCounter
+from sources.evaluation.scoring import SharedBatch, WorkCounter, encode_contexts
 
 
 @dataclass
@@ -72,25 +72,8 @@ def _decode_from_scratch(
     lengths = [len(c) for c in contexts]
     if min(lengths) == 0:
         raise ValueError("a context encodes to zero tokens; nothing to condition on")
-    longest = max(lengths)
-    ids = torch.full((len(contexts), longest), loaded.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(contexts), longest), dtype=torch.long)
-    for row, context in enumerate(contexts):
-        ids[row, : len(context)] = torch.tensor(context)
-        mask[row, : len(context)] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    positions = torch.arange(longest, device=device).unsqueeze(0).expand(len(contexts), -1)
-    last = torch.tensor([n - 1 for n in lengths], device=device)
-    extra = {}
-    if loaded.accepts_logits_to_keep:
-        extra["logits_to_keep"] = torch.unique(last)
-    output = loaded.forward(
-        input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **extra
-    )
-    counter.tokens += sum(lengths)
-    counter.forward_passes += 1
-    column = torch.searchsorted(extra["logits_to_keep"], last) if extra else last
-    first = output.logits[torch.arange(len(contexts), device=device), column].argmax(-1).tolist()
+    output, mask, last_logits = encode_contexts(loaded, contexts, counter)
+    first = last_logits.argmax(-1).tolist()
     states = [judge.new_state() for _ in contexts]
     done = judge.step_many(states, first)
     going = [row for row in range(len(contexts)) if not done[row]]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sources.evaluation.batching import pack_by_token_budget
+from sources.evaluation.batching import pack_by_token_budget, right_padded
 from sources.evaluation.model import LoadedModel
 
 
@@ -286,6 +286,31 @@ def packed_scoring_works(loaded: LoadedModel) -> bool:
 # -- KV cache: contexts once, cache rows repeated per continuation --------------------------------
 
 
+def encode_contexts(
+    loaded: LoadedModel, contexts: list[tuple[int, ...]] | list[list[int]], counter: WorkCounter
+) -> tuple[object, torch.Tensor, torch.Tensor]:
+    """One prefill of right-padded contexts with a KV cache (scoring and decoding from scratch).
+
+    Returns the model output (its cache), the attention mask on the device and the logits after
+    each context's last token (``[N, V]``); only those logits are computed where the model allows.
+    """
+    device = loaded.device
+    ids, mask = right_padded(contexts, loaded.pad_token_id)
+    ids, mask = ids.to(device), mask.to(device)
+    positions = torch.arange(ids.shape[1], device=device).unsqueeze(0).expand(len(contexts), -1)
+    last = torch.tensor([len(c) - 1 for c in contexts], device=device)
+    extra = {}
+    if loaded.accepts_logits_to_keep:
+        extra["logits_to_keep"] = torch.unique(last)
+    output = loaded.forward(
+        input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **extra
+    )
+    counter.tokens += sum(len(c) for c in contexts)
+    counter.forward_passes += 1
+    column = torch.searchsorted(extra["logits_to_keep"], last) if extra else last
+    return output, mask, output.logits[torch.arange(len(contexts), device=device), column]
+
+
 def score_kv_cache(
     loaded: LoadedModel,
     requests: list[ScoringRequest],
@@ -327,28 +352,10 @@ def _score_kv_cache_batch(
     device = loaded.device
     context_lengths = [len(r.context_ids) for r in batch]
     longest = max(context_lengths)
-    input_ids = torch.full((len(batch), longest), loaded.pad_token_id, dtype=torch.long)
-    attention = torch.zeros((len(batch), longest), dtype=torch.long)
-    for row, request in enumerate(batch):
-        input_ids[row, : len(request.context_ids)] = torch.tensor(request.context_ids)
-        attention[row, : len(request.context_ids)] = 1
-    input_ids, attention = input_ids.to(device), attention.to(device)
-    positions = torch.arange(longest, device=device).unsqueeze(0).expand(len(batch), -1)
-    last = torch.tensor([n - 1 for n in context_lengths], device=device)
-    extra = {}
-    if loaded.accepts_logits_to_keep:
-        extra["logits_to_keep"] = torch.unique(last)
-    output = loaded.forward(
-        input_ids=input_ids,
-        attention_mask=attention,
-        position_ids=positions,
-        use_cache=True,
-        **extra,
+    output, attention, first_logits = encode_contexts(
+        loaded, [r.context_ids for r in batch], counter
     )
-    counter.tokens += sum(context_lengths)
-    counter.forward_passes += 1
-    column = torch.searchsorted(extra["logits_to_keep"], last) if extra else last
-    first_logits = output.logits[torch.arange(len(batch), device=device), column].float()
+    first_logits = first_logits.float()
     first_logprobs = torch.log_softmax(first_logits, dim=-1)
     first_argmax, first_margin = _top2(first_logits)
 
@@ -358,15 +365,10 @@ def _score_kv_cache_batch(
     if rows:
         cache = loaded.output_cache(output)
         row_context = torch.tensor([b for b, _ in rows], device=device)
-        longest_continuation = max(len(batch[b].continuations[j]) for b, j in rows)
-        continuation_ids = torch.full(
-            (len(rows), longest_continuation), loaded.pad_token_id, dtype=torch.long
+        continuation_ids, continuation_mask = right_padded(
+            [batch[b].continuations[j] for b, j in rows], loaded.pad_token_id
         )
-        continuation_mask = torch.zeros((len(rows), longest_continuation), dtype=torch.long)
-        for r, (b, j) in enumerate(rows):
-            tokens = batch[b].continuations[j]
-            continuation_ids[r, : len(tokens)] = torch.tensor(tokens)
-            continuation_mask[r, : len(tokens)] = 1
+        longest_continuation = continuation_ids.shape[1]
         continuation_ids = continuation_ids.to(device)
         continuation_mask = continuation_mask.to(device)
         cache.reorder_cache(row_context)  # repeat each context's cache rows per continuation
@@ -443,15 +445,10 @@ def score_flat(
     results: list[ContinuationScore | None] = [None] * len(flat)
     for batch in pack_by_token_budget([len(s) for s in sequences], token_budget):
         with torch.inference_mode():
-            longest = max(len(sequences[k]) for k in batch)
-            ids = torch.full((len(batch), longest), loaded.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), longest), dtype=torch.long)
-            for row, k in enumerate(batch):
-                ids[row, : len(sequences[k])] = torch.tensor(sequences[k])
-                mask[row, : len(sequences[k])] = 1
+            ids, mask = right_padded([sequences[k] for k in batch], loaded.pad_token_id)
             ids, mask = ids.to(loaded.device), mask.to(loaded.device)
             positions = (
-                torch.arange(longest, device=loaded.device).unsqueeze(0).expand(len(batch), -1)
+                torch.arange(ids.shape[1], device=loaded.device).unsqueeze(0).expand(len(batch), -1)
             )
             logits = loaded.forward(
                 input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False
