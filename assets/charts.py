@@ -1,10 +1,10 @@
 """Charts layer: one asset per figure panel (HTML + PNG in data/charts/), Table 1, and the gallery."""
 
-
 import base64
 
 import dagster as dg
 
+from assets.automation import FOLLOWS_UPSTREAM
 from assets.resources import Warehouse
 from marts.charts import PanelSpec, empty_panel_chart, panel_chart, table1_chart, write_chart
 from marts.gallery import GalleryEntry, write_gallery
@@ -36,9 +36,19 @@ def render_panel(con, panel: Panel) -> tuple[dict, bool]:
     else:
         points = panel_points(con, panel)
         if points.height == 0:
-            chart, has_data = empty_panel_chart(_spec(panel), "No results in the warehouse for this task, setting and metric."), False
+            chart, has_data = (
+                empty_panel_chart(
+                    _spec(panel), "No results in the warehouse for this task, setting and metric."
+                ),
+                False,
+            )
         else:
-            chart = panel_chart(points, panel_emergence(con, panel, points), _spec(panel), panel_random_level(con, panel))
+            chart = panel_chart(
+                points,
+                panel_emergence(con, panel, points),
+                _spec(panel),
+                panel_random_level(con, panel),
+            )
             has_data = True
     return write_chart(chart, charts_dir(), panel.panel_id), has_data
 
@@ -48,7 +58,7 @@ def _panel_asset(panel: Panel) -> dg.AssetsDefinition:
         name=f"chart_{panel.panel_id}",
         group_name=GROUP,
         deps=["emergence"],
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=FOLLOWS_UPSTREAM,
         description=f"{panel.title}: {panel.subtitle}. Writes data/charts/{panel.panel_id}.html and .png.",
         kinds={"altair"},
         code_version="1",
@@ -95,11 +105,24 @@ def chart_table1(warehouse: Warehouse) -> dg.MaterializeResult:
 )
 def chart_gallery(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     directory = charts_dir()
-    entries = [GalleryEntry("table1", "Table 1 · Emergent abilities and their scale", "Reported (Wei et al. 2022) vs recomputed by the lake.", True)]
+    entries = [
+        GalleryEntry(
+            "table1",
+            "Table 1 · Emergent abilities and their scale",
+            "Reported (Wei et al. 2022) vs recomputed by the lake.",
+            True,
+        )
+    ]
     for panel, panel_asset in zip(PANELS, PANEL_ASSETS, strict=True):
-        entries.append(GalleryEntry(panel.panel_id, panel.title, panel.subtitle, _had_data(context, panel_asset.key)))
+        entries.append(
+            GalleryEntry(
+                panel.panel_id, panel.title, panel.subtitle, _had_data(context, panel_asset.key)
+            )
+        )
     index = write_gallery(entries, directory)
-    return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(index)), "panels": len(entries)})
+    return dg.MaterializeResult(
+        metadata={"index": dg.MetadataValue.path(str(index)), "panels": len(entries)}
+    )
 
 
 def _had_data(context: dg.AssetExecutionContext, key: dg.AssetKey) -> bool:

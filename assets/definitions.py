@@ -3,7 +3,6 @@
 Nothing here imports torch or transformers: definitions load in a second and the UI starts fast.
 """
 
-
 import dagster as dg
 
 from assets.charts import CHART_ASSETS
@@ -21,7 +20,15 @@ from assets.staged import staged_lake
 from assets.warehouse import warehouse_tables
 from checks.asset_checks import ASSET_CHECKS
 
-LAKE_ASSETS = [literature_files, obsscaling_files, model_registry, staged_lake, warehouse_tables, emergence, *CHART_ASSETS]
+LAKE_ASSETS = [
+    literature_files,
+    obsscaling_files,
+    model_registry,
+    staged_lake,
+    warehouse_tables,
+    emergence,
+    *CHART_ASSETS,
+]
 
 # The main job: every non-partitioned asset and its checks, in one process (no per-step imports).
 lake_job = dg.define_asset_job(
@@ -36,7 +43,12 @@ defs = dg.Definitions(
     asset_checks=ASSET_CHECKS,
     jobs=[lake_job, registry_job],
     schedules=[registry_refresh],
-    sensors=[new_models, dg.AutomationConditionSensorDefinition("emergence_automation", target=dg.AssetSelection.all())],
+    sensors=[
+        new_models,
+        dg.AutomationConditionSensorDefinition(
+            "emergence_automation", target=dg.AssetSelection.all()
+        ),
+    ],
     resources={"warehouse": Warehouse()},
     executor=dg.in_process_executor,
 )

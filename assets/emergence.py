@@ -1,8 +1,8 @@
 """Emergence layer: the emergent scale of every task x family x setting x metric, from the warehouse."""
 
-
 import dagster as dg
 
+from assets.automation import FOLLOWS_UPSTREAM
 from assets.metadata import table_metadata
 from assets.resources import Warehouse
 from assets.warehouse import WRITER_POOL
@@ -15,7 +15,7 @@ GROUP = "emergence"
 @dg.asset(
     group_name=GROUP,
     deps=["results", "models", "task_metrics", "table1", "fresh_results"],
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=FOLLOWS_UPSTREAM,
     description=(
         "Per task x family x setting x metric x origin: emergent / smooth / never above random / "
         "too few points / no baseline; the emergent scale as the first model that stays above random "
@@ -43,8 +43,18 @@ def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mat
         metadata={
             "dagster/row_count": frame.height,
             **{f"n_{row[0]}": row[1] for row in counts.iter_rows()},
-            "table1_comparisons": dg.MetadataValue.md(_markdown_table(agreements.select(
-                "task_id", "family", "classification", "emergent_model_id", "reported_params", "agrees_with_reported"))),
+            "table1_comparisons": dg.MetadataValue.md(
+                _markdown_table(
+                    agreements.select(
+                        "task_id",
+                        "family",
+                        "classification",
+                        "emergent_model_id",
+                        "reported_params",
+                        "agrees_with_reported",
+                    )
+                )
+            ),
         }
     )
 
@@ -52,6 +62,15 @@ def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mat
 def _markdown_table(frame) -> str:
     if frame.height == 0:
         return "none"
-    header = "| " + " | ".join(frame.columns) + " |\n| " + " | ".join("---" for _ in frame.columns) + " |\n"
-    rows = ("| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows())
+    header = (
+        "| "
+        + " | ".join(frame.columns)
+        + " |\n| "
+        + " | ".join("---" for _ in frame.columns)
+        + " |\n"
+    )
+    rows = (
+        "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+        for row in frame.iter_rows()
+    )
     return header + "\n".join(rows)

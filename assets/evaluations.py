@@ -54,7 +54,9 @@ def model_registry(context: dg.AssetExecutionContext) -> pl.DataFrame:
         registry = read_registry()
     except ValidationError as error:
         raise dg.Failure(description=str(error)) from error
-    context.add_output_metadata({"models": registry.height, "ids": ", ".join(registry["id"].to_list())})
+    context.add_output_metadata(
+        {"models": registry.height, "ids": ", ".join(registry["id"].to_list())}
+    )
     return registry
 
 
@@ -82,29 +84,46 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
     if entry.height == 0:
         raise dg.Failure(description=f"{model_id!r} is not in the model registry any more")
     row = entry.row(0, named=True)
-    spec = ModelSpec(model_id, row["weights"], revision=row["revision"], trust_remote_code=row["trust_remote_code"])
+    spec = ModelSpec(
+        model_id,
+        row["weights"],
+        revision=row["revision"],
+        trust_remote_code=row["trust_remote_code"],
+    )
     model = LazyModel(spec)  # loaded once, on the first task the cache cannot answer
     runs = []
     for task_id in config.tasks:
+
         def progress(stage: str, done: int, total: int, task_id: str = task_id) -> None:
             if total and (done == total or done % max(1, total // 4) == 0):
                 context.log.info(f"{model_id} {task_id} {stage}: {done}/{total}")
 
         try:
-            run = evaluate(spec, task_id, shots=config.shots, limit=config.limit, model=model, progress=progress)
+            run = evaluate(
+                spec,
+                task_id,
+                shots=config.shots,
+                limit=config.limit,
+                model=model,
+                progress=progress,
+            )
         except ModelLoadError as error:
             raise dg.Failure(description=f"{model_id}: {error}") from error
-        context.log.info(f"{model_id} {task_id}: {run.metric_values} "
-                         f"({run.stats.examples_per_second:.1f} examples/s, cache hit: {run.stats.cache_hit})")
+        context.log.info(
+            f"{model_id} {task_id}: {run.metric_values} "
+            f"({run.stats.examples_per_second:.1f} examples/s, cache hit: {run.stats.cache_hit})"
+        )
         runs.append(run)
     results = pl.concat([r.results for r in runs], how="diagonal_relaxed")
     examples = pl.concat([r.examples for r in runs], how="diagonal_relaxed")
     n_params = next((r.stats.n_params for r in runs if r.stats.n_params), None)
-    context.add_output_metadata({
-        "revision": runs[0].model_revision if runs else "",
-        "metrics": dg.MetadataValue.json({r.task_id: r.metric_values for r in runs}),
-        "examples": examples.height,
-    })
+    context.add_output_metadata(
+        {
+            "revision": runs[0].model_revision if runs else "",
+            "metrics": dg.MetadataValue.json({r.task_id: r.metric_values for r in runs}),
+            "examples": examples.height,
+        }
+    )
     return {"registry": entry, "results": results, "examples": examples, "n_params": n_params}
 
 
@@ -117,9 +136,13 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
     kinds={"duckdb"},
     code_version="1",
 )
-def fresh_results(context: dg.AssetExecutionContext, warehouse: Warehouse, fresh_evaluation: dict) -> dg.MaterializeResult:
+def fresh_results(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, fresh_evaluation: dict
+) -> dg.MaterializeResult:
     model_id = context.partition_key
-    counted = {model_id: float(fresh_evaluation["n_params"])} if fresh_evaluation["n_params"] else {}
+    counted = (
+        {model_id: float(fresh_evaluation["n_params"])} if fresh_evaluation["n_params"] else {}
+    )
     models = with_flops_consistency(registry_model_rows(fresh_evaluation["registry"], counted))
     models = models.drop("source_file", "source_row")
     results, examples = fresh_evaluation["results"], fresh_evaluation["examples"]
@@ -127,28 +150,48 @@ def fresh_results(context: dg.AssetExecutionContext, warehouse: Warehouse, fresh
         ensure_schema(con)
         task_metrics = read_frame(con, "SELECT * FROM task_metrics")
         try:
-            validate_fresh(results, examples, models, task_metrics, label=f"fresh evaluation of {model_id}")
+            validate_fresh(
+                results, examples, models, task_metrics, label=f"fresh evaluation of {model_id}"
+            )
         except ValidationError as error:
             raise dg.Failure(description=str(error)) from error
         with transaction(con):
             replace_rows(con, "models", models, where="model_id = ?", params=[model_id])
-            replace_rows(con, "results", results, where="model_id = ? AND origin = 'fresh'", params=[model_id])
+            replace_rows(
+                con,
+                "results",
+                results,
+                where="model_id = ? AND origin = 'fresh'",
+                params=[model_id],
+            )
             replace_rows(con, "eval_examples", examples, where="model_id = ?", params=[model_id])
-    return dg.MaterializeResult(metadata={"results": results.height, "eval_examples": examples.height})
+    return dg.MaterializeResult(
+        metadata={"results": results.height, "eval_examples": examples.height}
+    )
 
 
-registry_job = dg.define_asset_job("registry_refresh_job", selection=[model_registry], executor_def=dg.in_process_executor)
+registry_job = dg.define_asset_job(
+    "registry_refresh_job", selection=[model_registry], executor_def=dg.in_process_executor
+)
 
 
-@dg.schedule(job=registry_job, cron_schedule="0 6 * * *", default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Daily: re-read and re-validate sources/models.yaml, so a bad edit shows up in the UI.")
+@dg.schedule(
+    job=registry_job,
+    cron_schedule="0 6 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily: re-read and re-validate sources/models.yaml, so a bad edit shows up in the UI.",
+)
 def registry_refresh(_context: dg.ScheduleEvaluationContext):
     return dg.RunRequest()
 
 
 def wanted_evaluations(registry: pl.DataFrame, requested: dict[str, str]) -> list[tuple[str, str]]:
     """(model id, revision) of every registry entry not yet requested at its current revision."""
-    return [(r["id"], r["revision"]) for r in registry.iter_rows(named=True) if requested.get(r["id"]) != r["revision"]]
+    return [
+        (r["id"], r["revision"])
+        for r in registry.iter_rows(named=True)
+        if requested.get(r["id"]) != r["revision"]
+    ]
 
 
 @dg.sensor(
@@ -170,8 +213,13 @@ def new_models(context: dg.SensorEvaluationContext):
         requested[model_id] = revision
     context.update_cursor(json.dumps(requested, sort_keys=True))
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=model_id, run_key=f"{model_id}@{revision}") for model_id, revision in wanted],
-        dynamic_partitions_requests=[registry_partitions.build_add_request([model_id for model_id, _ in wanted])],
+        run_requests=[
+            dg.RunRequest(partition_key=model_id, run_key=f"{model_id}@{revision}")
+            for model_id, revision in wanted
+        ],
+        dynamic_partitions_requests=[
+            registry_partitions.build_add_request([model_id for model_id, _ in wanted])
+        ],
     )
 
 

@@ -1,6 +1,5 @@
 """Raw layer: curated files and verified copies of remote files, exactly as their sources give them."""
 
-
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -30,14 +30,18 @@ def main() -> int:
     ]
     failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     print()
-    print(f"lake run {result.run_id[:8]}: {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f} s")
+    print(
+        f"lake run {result.run_id[:8]}: {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f} s"
+    )
     print(f"  warehouse: {duckdb_path()}")
     print(f"  charts:    {charts_dir() / 'index.html'}")
     for step in failed_steps:
         print(f"  failed step: {step}")
     for evaluation in failed_checks:
-        print(f"  failed check ({evaluation.severity.value}): {evaluation.asset_check_key.name} "
-              f"on {evaluation.asset_check_key.asset_key.to_user_string()}: {evaluation.description}")
+        print(
+            f"  failed check ({evaluation.severity.value}): {evaluation.asset_check_key.name} "
+            f"on {evaluation.asset_check_key.asset_key.to_user_string()}: {evaluation.description}"
+        )
     errors = [e for e in failed_checks if e.severity == dg.AssetCheckSeverity.ERROR]
     return 0 if result.success and not errors else 1
 

@@ -3,7 +3,6 @@
 The blocking asset checks in checks/asset_checks.py read `problems` and stop the warehouse write.
 """
 
-
 import dagster as dg
 
 from assets.raw import RemoteFetch
@@ -26,7 +25,9 @@ GROUP = "staged"
     code_version="1",
 )
 def staged_lake(
-    context: dg.AssetExecutionContext, literature_files: LiteratureTables, obsscaling_files: RemoteFetch
+    context: dg.AssetExecutionContext,
+    literature_files: LiteratureTables,
+    obsscaling_files: RemoteFetch,
 ) -> StagedLake:
     obsscaling = None
     parse_problems = []
@@ -40,7 +41,8 @@ def staged_lake(
         {
             **{f"rows_{k}": v for k, v in staged.row_counts().items()},
             "problems": len(staged.problems),
-            "sources": "literature" + (", obsscaling" if obsscaling is not None else " (obsscaling unavailable)"),
+            "sources": "literature"
+            + (", obsscaling" if obsscaling is not None else " (obsscaling unavailable)"),
         }
     )
     return staged

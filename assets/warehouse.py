@@ -1,6 +1,5 @@
 """Warehouse layer: the staged lake written to DuckDB, all tables in one transaction."""
 
-
 import dagster as dg
 
 from assets.metadata import table_metadata
@@ -23,14 +22,22 @@ TABLE_DESCRIPTIONS = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(name, group_name=GROUP, description=description, deps=["staged_lake"],
-                     metadata=table_metadata(name), kinds={"duckdb"})
+        dg.AssetSpec(
+            name,
+            group_name=GROUP,
+            description=description,
+            deps=["staged_lake"],
+            metadata=table_metadata(name),
+            kinds={"duckdb"},
+        )
         for name, description in TABLE_DESCRIPTIONS.items()
     ],
     ins={"staged_lake": dg.AssetIn()},
     pool=WRITER_POOL,
 )
-def warehouse_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, staged_lake: StagedLake):
+def warehouse_tables(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, staged_lake: StagedLake
+):
     """Replace the staged sources' rows in one transaction; fresh evaluation rows are kept."""
     try:
         raise_if_any(list(staged_lake.problems))  # defence in depth: the blocking checks run first
@@ -43,9 +50,20 @@ def warehouse_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, st
             for name in ("tasks", "task_metrics", "table1"):
                 replace_rows(con, name, staged_lake.table(name))
             for name in ("models", "results"):
-                replace_rows(con, name, staged_lake.table(name), where="origin IN (SELECT unnest(?))", params=[origins])
+                replace_rows(
+                    con,
+                    name,
+                    staged_lake.table(name),
+                    where="origin IN (SELECT unnest(?))",
+                    params=[origins],
+                )
         counts = table_counts(con)
     if "obsscaling" not in origins:
-        context.log.warning("ObsScaling unavailable: its rows already in the warehouse were kept as they were.")
+        context.log.warning(
+            "ObsScaling unavailable: its rows already in the warehouse were kept as they were."
+        )
     for name in TABLE_DESCRIPTIONS:
-        yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": counts[name], "replaced_origins": ", ".join(origins)})
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={"dagster/row_count": counts[name], "replaced_origins": ", ".join(origins)},
+        )

@@ -5,7 +5,6 @@ run and the warehouse keeps its previous contents. Each check's metadata lists t
 (file, row, column, found, expected) so the UI shows what to fix.
 """
 
-
 import dagster as dg
 
 from assets.raw import RemoteFetch
@@ -16,7 +15,9 @@ from sources.staging import StagedLake
 MAX_LISTED = 30
 
 
-def _result(problems: list[Problem], *, passed_text: str, severity=dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
+def _result(
+    problems: list[Problem], *, passed_text: str, severity=dg.AssetCheckSeverity.ERROR
+) -> dg.AssetCheckResult:
     listed = "\n".join(f"- {p}" for p in problems[:MAX_LISTED])
     if len(problems) > MAX_LISTED:
         listed += f"\n- ... and {len(problems) - MAX_LISTED} more"
@@ -28,33 +29,68 @@ def _result(problems: list[Problem], *, passed_text: str, severity=dg.AssetCheck
     )
 
 
-@dg.asset_check(asset="staged_lake", blocking=True, description="Every cell has the documented type, range and required provenance (pandera schemas, polars backend); keys are unique; source files parse.")
+@dg.asset_check(
+    asset="staged_lake",
+    blocking=True,
+    description="Every cell has the documented type, range and required provenance (pandera schemas, polars backend); keys are unique; source files parse.",
+)
 def schemas_hold(staged_lake: StagedLake) -> dg.AssetCheckResult:
-    return _result(staged_lake.problems_of("schema", "parse"), passed_text="all tables match their schemas")
+    return _result(
+        staged_lake.problems_of("schema", "parse"), passed_text="all tables match their schemas"
+    )
 
 
-@dg.asset_check(asset="staged_lake", blocking=True, description="Every result's model is a known model and its task/metric a declared task metric.")
+@dg.asset_check(
+    asset="staged_lake",
+    blocking=True,
+    description="Every result's model is a known model and its task/metric a declared task metric.",
+)
 def references_known(staged_lake: StagedLake) -> dg.AssetCheckResult:
-    return _result(staged_lake.problems_of("references"), passed_text="every result names a known model, task and metric")
+    return _result(
+        staged_lake.problems_of("references"),
+        passed_text="every result names a known model, task and metric",
+    )
 
 
-@dg.asset_check(asset="staged_lake", blocking=True, description="Values are in their metric's declared unit (fraction converted to percent) and within its range.")
+@dg.asset_check(
+    asset="staged_lake",
+    blocking=True,
+    description="Values are in their metric's declared unit (fraction converted to percent) and within its range.",
+)
 def units_and_ranges(staged_lake: StagedLake) -> dg.AssetCheckResult:
-    return _result(staged_lake.problems_of("units"), passed_text="every value is in its metric's unit and range")
+    return _result(
+        staged_lake.problems_of("units"),
+        passed_text="every value is in its metric's unit and range",
+    )
 
 
-@dg.asset_check(asset="staged_lake", blocking=True, description="Task catalogue, random levels, Table 1 links and FLOPs bases are consistent.")
+@dg.asset_check(
+    asset="staged_lake",
+    blocking=True,
+    description="Task catalogue, random levels, Table 1 links and FLOPs bases are consistent.",
+)
 def catalogue_consistent(staged_lake: StagedLake) -> dg.AssetCheckResult:
     return _result(staged_lake.problems_of("catalogue"), passed_text="catalogue is consistent")
 
 
-@dg.asset_check(asset="staged_lake", blocking=False, description=f"Stated training FLOPs within a factor {FLOPS_6ND_FACTOR:g} of 6·N·D where tokens are known (a warning: flagged models are kept, with flops_consistent = false).")
+@dg.asset_check(
+    asset="staged_lake",
+    blocking=False,
+    description=f"Stated training FLOPs within a factor {FLOPS_6ND_FACTOR:g} of 6·N·D where tokens are known (a warning: flagged models are kept, with flops_consistent = false).",
+)
 def flops_match_6nd(staged_lake: StagedLake) -> dg.AssetCheckResult:
-    return _result(flops_flags(staged_lake.models), passed_text="all checkable FLOPs agree with 6·N·D",
-                   severity=dg.AssetCheckSeverity.WARN)
+    return _result(
+        flops_flags(staged_lake.models),
+        passed_text="all checkable FLOPs agree with 6·N·D",
+        severity=dg.AssetCheckSeverity.WARN,
+    )
 
 
-@dg.asset_check(asset="obsscaling_files", blocking=False, description="The ObsScaling files could be had (cache, EMERGENCE_MIRROR or network) and match their pinned sha256.")
+@dg.asset_check(
+    asset="obsscaling_files",
+    blocking=False,
+    description="The ObsScaling files could be had (cache, EMERGENCE_MIRROR or network) and match their pinned sha256.",
+)
 def obsscaling_available(obsscaling_files: RemoteFetch) -> dg.AssetCheckResult:
     if obsscaling_files.paths is not None:
         return dg.AssetCheckResult(passed=True, description="verified")
@@ -62,8 +98,17 @@ def obsscaling_available(obsscaling_files: RemoteFetch) -> dg.AssetCheckResult:
         passed=False,
         severity=dg.AssetCheckSeverity.ERROR,
         description=obsscaling_files.unavailable_reason,
-        metadata={"what_to_do": "set EMERGENCE_MIRROR to a mirror directory (e.g. ../shared/mirror) or go online; ObsScaling rows already in the warehouse are kept"},
+        metadata={
+            "what_to_do": "set EMERGENCE_MIRROR to a mirror directory (e.g. ../shared/mirror) or go online; ObsScaling rows already in the warehouse are kept"
+        },
     )
 
 
-ASSET_CHECKS = [schemas_hold, references_known, units_and_ranges, catalogue_consistent, flops_match_6nd, obsscaling_available]
+ASSET_CHECKS = [
+    schemas_hold,
+    references_known,
+    units_and_ranges,
+    catalogue_consistent,
+    flops_match_6nd,
+    obsscaling_available,
+]

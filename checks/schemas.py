@@ -29,11 +29,19 @@ class ModelsSchema(pa.DataFrameModel):
     model_id: str = pa.Field(unique=True, str_matches=ID_PATTERN)
     family: str = pa.Field(str_length={"min_value": 1})
     label: str = pa.Field(str_length={"min_value": 1})
-    params: float = pa.Field(nullable=True, in_range={"min_value": PARAMS_RANGE[0], "max_value": PARAMS_RANGE[1]})
-    train_tokens: float = pa.Field(nullable=True, in_range={"min_value": TOKENS_RANGE[0], "max_value": TOKENS_RANGE[1]})
-    train_flops: float = pa.Field(nullable=True, in_range={"min_value": FLOPS_RANGE[0], "max_value": FLOPS_RANGE[1]})
+    params: float = pa.Field(
+        nullable=True, in_range={"min_value": PARAMS_RANGE[0], "max_value": PARAMS_RANGE[1]}
+    )
+    train_tokens: float = pa.Field(
+        nullable=True, in_range={"min_value": TOKENS_RANGE[0], "max_value": TOKENS_RANGE[1]}
+    )
+    train_flops: float = pa.Field(
+        nullable=True, in_range={"min_value": FLOPS_RANGE[0], "max_value": FLOPS_RANGE[1]}
+    )
     flops_basis: str = pa.Field(isin=FLOPS_BASES)
-    flops_printed_by_wei: float = pa.Field(nullable=True, in_range={"min_value": FLOPS_RANGE[0], "max_value": FLOPS_RANGE[1]})
+    flops_printed_by_wei: float = pa.Field(
+        nullable=True, in_range={"min_value": FLOPS_RANGE[0], "max_value": FLOPS_RANGE[1]}
+    )
     flops_6nd: float = pa.Field(nullable=True)
     flops_6nd_ratio: float = pa.Field(nullable=True, gt=0)
     flops_consistent: bool = pa.Field(nullable=True)
@@ -102,8 +110,12 @@ class Table1Schema(pa.DataFrameModel):
     prompting_kind: str = pa.Field(isin=["few-shot", "augmented"])
     ability: str = pa.Field(str_length={"min_value": 1})
     is_numeric: bool
-    reported_flops: float = pa.Field(nullable=True, in_range={"min_value": FLOPS_RANGE[0], "max_value": FLOPS_RANGE[1]})
-    reported_params: float = pa.Field(nullable=True, in_range={"min_value": PARAMS_RANGE[0], "max_value": PARAMS_RANGE[1]})
+    reported_flops: float = pa.Field(
+        nullable=True, in_range={"min_value": FLOPS_RANGE[0], "max_value": FLOPS_RANGE[1]}
+    )
+    reported_params: float = pa.Field(
+        nullable=True, in_range={"min_value": PARAMS_RANGE[0], "max_value": PARAMS_RANGE[1]}
+    )
     family: str
     reference: str
     task_id: str = pa.Field(nullable=True)

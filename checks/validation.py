@@ -92,9 +92,14 @@ def cast_columns(
             parsed = pl.when(whole).then(number).otherwise(None).cast(pl.Int64, strict=False)
         else:
             number = text.cast(dtype, strict=False)
-            parsed = pl.when(number.is_finite()).then(number).otherwise(None)  # NaN and inf are not data
+            parsed = (
+                pl.when(number.is_finite()).then(number).otherwise(None)
+            )  # NaN and inf are not data
         bad = frame.select(
-            pl.col("source_file"), pl.col("source_row"), text.alias("cell"), (~empty & parsed.is_null()).alias("bad")
+            pl.col("source_file"),
+            pl.col("source_row"),
+            text.alias("cell"),
+            (~empty & parsed.is_null()).alias("bad"),
         ).filter(pl.col("bad"))
         for row in bad.iter_rows(named=True):
             problems.append(

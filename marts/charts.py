@@ -929,6 +929,10 @@ def write_chart(chart: alt.TopLevelMixin, directory: Path, stem: str) -> dict[st
     chart.save(png, format="png", scale_factor=2)
     chart.save(preview, format="png", scale_factor=PREVIEW_SCALE)
     changed = False
-    for path, data in ((html_path, html.getvalue().encode()), (png_path, png.getvalue()), (preview_path, preview.getvalue())):
+    for path, data in (
+        (html_path, html.getvalue().encode()),
+        (png_path, png.getvalue()),
+        (preview_path, preview.getvalue()),
+    ):
         changed |= _write_if_changed(path, data)
     return {"html": html_path, "png": png_path, "preview": preview_path, "changed": changed}

@@ -45,11 +45,34 @@ METHOD = (
 )
 
 EMERGENCE_COLUMNS = [
-    "task_id", "family", "shots", "prompting", "baseline_prompting", "metric", "origin", "n_models",
-    "scale_axis", "random_level", "margin", "classification", "emergent_model_id", "emergent_flops",
-    "emergent_params", "crossing_flops", "crossing_params", "band_low_flops", "band_high_flops",
-    "band_low_params", "band_high_params", "trend_prediction", "breakthroughness", "reported_flops",
-    "reported_params", "agrees_with_reported", "method", "note",
+    "task_id",
+    "family",
+    "shots",
+    "prompting",
+    "baseline_prompting",
+    "metric",
+    "origin",
+    "n_models",
+    "scale_axis",
+    "random_level",
+    "margin",
+    "classification",
+    "emergent_model_id",
+    "emergent_flops",
+    "emergent_params",
+    "crossing_flops",
+    "crossing_params",
+    "band_low_flops",
+    "band_high_flops",
+    "band_low_params",
+    "band_high_params",
+    "trend_prediction",
+    "breakthroughness",
+    "reported_flops",
+    "reported_params",
+    "agrees_with_reported",
+    "method",
+    "note",
 ]
 
 
@@ -99,7 +122,11 @@ def _log_linear_prediction(xs: list[float], ys: list[float], x: float) -> float:
     lx = [math.log10(v) for v in xs]
     mean_x, mean_y = sum(lx) / len(lx), sum(ys) / len(ys)
     var = sum((v - mean_x) ** 2 for v in lx)
-    slope = 0.0 if var == 0 else sum((a - mean_x) * (b - mean_y) for a, b in zip(lx, ys, strict=True)) / var
+    slope = (
+        0.0
+        if var == 0
+        else sum((a - mean_x) * (b - mean_y) for a, b in zip(lx, ys, strict=True)) / var
+    )
     return mean_y + slope * (math.log10(x) - mean_x)
 
 
@@ -121,13 +148,19 @@ def detect(points: list[Point], *, higher_is_better: bool = True) -> dict:
     dropped = len(points) - len(usable)
     notes = [f"{dropped} model(s) without a known scale left out"] if dropped else []
     if len(usable) < MIN_MODELS:
-        out.update(classification="too_few_points", note="; ".join(notes + [f"{len(usable)} model(s) with a known scale; need {MIN_MODELS}"]))
+        out.update(
+            classification="too_few_points",
+            note="; ".join(
+                notes + [f"{len(usable)} model(s) with a known scale; need {MIN_MODELS}"]
+            ),
+        )
         return out
     above = [e > p.margin for e, p in zip(excess, usable, strict=True)]
     out["margin"] = max(p.margin for p in usable)
     if not above[-1]:
         note = "the largest model is not above the reference" + (
-            " (some smaller one was)" if any(above) else "")
+            " (some smaller one was)" if any(above) else ""
+        )
         out.update(classification="never_above_random", note="; ".join(notes + [note]))
         return out
     k = len(above)
@@ -140,7 +173,10 @@ def detect(points: list[Point], *, higher_is_better: bool = True) -> dict:
         emergent_params=emergent.params,
     )
     if k == 0:
-        out.update(classification="smooth", note="; ".join(notes + ["above the reference at every scale observed"]))
+        out.update(
+            classification="smooth",
+            note="; ".join(notes + ["above the reference at every scale observed"]),
+        )
         return out
     before = usable[k - 1]
     x_of = (lambda p: p.flops) if axis == "train_flops" else (lambda p: p.params)
@@ -162,10 +198,25 @@ def detect(points: list[Point], *, higher_is_better: bool = True) -> dict:
     )
     jump = excess[k] - predicted
     if jump > emergent.margin:
-        trend_note = "trend flat (one smaller model)" if k == 1 else f"trend of {k} smaller models predicts {predicted:+.1f}"
-        out.update(classification="emergent", note="; ".join(notes + [trend_note + f", observed {excess[k]:+.1f} vs reference"]))
+        trend_note = (
+            "trend flat (one smaller model)"
+            if k == 1
+            else f"trend of {k} smaller models predicts {predicted:+.1f}"
+        )
+        out.update(
+            classification="emergent",
+            note="; ".join(notes + [trend_note + f", observed {excess[k]:+.1f} vs reference"]),
+        )
     else:
-        out.update(classification="smooth", note="; ".join(notes + [f"the log-linear trend of the smaller models predicts this value within the margin ({jump:+.1f})"]))
+        out.update(
+            classification="smooth",
+            note="; ".join(
+                notes
+                + [
+                    f"the log-linear trend of the smaller models predicts this value within the margin ({jump:+.1f})"
+                ]
+            ),
+        )
     return out
 
 
@@ -184,8 +235,14 @@ def _series_points(series: pl.DataFrame, baseline: pl.DataFrame | None) -> list[
             margin = difference_margin(row["value"], b["value"], n)
         else:
             reference = row["random_level"]
-            margin = binomial_margin(reference, n) if row["unit"] == "percent" else max(MIN_MARGIN, 0.0)
-        points.append(Point(row["model_id"], row["train_flops"], row["params"], row["value"], reference, margin))
+            margin = (
+                binomial_margin(reference, n) if row["unit"] == "percent" else max(MIN_MARGIN, 0.0)
+            )
+        points.append(
+            Point(
+                row["model_id"], row["train_flops"], row["params"], row["value"], reference, margin
+            )
+        )
     return points
 
 
@@ -212,35 +269,78 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
         baseline_prompting = None
         if prompting != "standard":
             baseline = deduped.filter(
-                (pl.col("task_id") == task_id) & (pl.col("family") == family) & (pl.col("metric") == metric)
-                & (pl.col("origin") == origin) & (pl.col("prompting") == "standard")
+                (pl.col("task_id") == task_id)
+                & (pl.col("family") == family)
+                & (pl.col("metric") == metric)
+                & (pl.col("origin") == origin)
+                & (pl.col("prompting") == "standard")
                 & (pl.col("shots").eq_missing(shots))
             )
             baseline_prompting = "standard"
         random_level = series["random_level"][0]
-        base_row = dict(zip(SERIES_KEY, key, strict=True), baseline_prompting=baseline_prompting,
-                        random_level=random_level if baseline is None else None, method=METHOD)
+        base_row = dict(
+            zip(SERIES_KEY, key, strict=True),
+            baseline_prompting=baseline_prompting,
+            random_level=random_level if baseline is None else None,
+            method=METHOD,
+        )
         if baseline is None and random_level is None:
-            rows.append({**base_row, "n_models": series.height, "scale_axis": "train_flops",
-                         "classification": "no_baseline",
-                         "note": "no random level is known for this metric and there is no baseline prompt to compare with"})
+            rows.append(
+                {
+                    **base_row,
+                    "n_models": series.height,
+                    "scale_axis": "train_flops",
+                    "classification": "no_baseline",
+                    "note": "no random level is known for this metric and there is no baseline prompt to compare with",
+                }
+            )
             continue
         if baseline is not None and baseline.height == 0:
-            rows.append({**base_row, "n_models": series.height, "scale_axis": "train_flops",
-                         "classification": "no_baseline", "note": "no standard-prompting series to compare with"})
+            rows.append(
+                {
+                    **base_row,
+                    "n_models": series.height,
+                    "scale_axis": "train_flops",
+                    "classification": "no_baseline",
+                    "note": "no standard-prompting series to compare with",
+                }
+            )
             continue
         points = _series_points(series, baseline)
-        higher = bool(series["higher_is_better"][0]) if series["higher_is_better"][0] is not None else True
+        higher = (
+            bool(series["higher_is_better"][0])
+            if series["higher_is_better"][0] is not None
+            else True
+        )
         rows.append({**base_row, **detect(points, higher_is_better=higher)})
-    frame = pl.DataFrame(rows, schema=_schema(), strict=False) if rows else pl.DataFrame(schema=_schema())
+    frame = (
+        pl.DataFrame(rows, schema=_schema(), strict=False)
+        if rows
+        else pl.DataFrame(schema=_schema())
+    )
     frame = _compare_with_table1(frame, table1)
-    return frame.select(EMERGENCE_COLUMNS).sort(["task_id", "family", "metric", "prompting", "origin"], nulls_last=True)
+    return frame.select(EMERGENCE_COLUMNS).sort(
+        ["task_id", "family", "metric", "prompting", "origin"], nulls_last=True
+    )
 
 
 def _schema() -> dict[str, pl.DataType]:
-    floats = {"random_level", "margin", "emergent_flops", "emergent_params", "crossing_flops", "crossing_params",
-              "band_low_flops", "band_high_flops", "band_low_params", "band_high_params", "trend_prediction",
-              "breakthroughness", "reported_flops", "reported_params"}
+    floats = {
+        "random_level",
+        "margin",
+        "emergent_flops",
+        "emergent_params",
+        "crossing_flops",
+        "crossing_params",
+        "band_low_flops",
+        "band_high_flops",
+        "band_low_params",
+        "band_high_params",
+        "trend_prediction",
+        "breakthroughness",
+        "reported_flops",
+        "reported_params",
+    }
     ints = {"shots", "n_models"}
     schema: dict[str, pl.DataType] = {}
     for column in EMERGENCE_COLUMNS:
@@ -266,25 +366,36 @@ def _compare_with_table1(frame: pl.DataFrame, table1: pl.DataFrame | None) -> pl
         )
     linked = (
         table1.filter(pl.col("task_id").is_not_null() & pl.col("is_numeric"))
-        .select("task_id", "family", "shots", "prompting", "metric", "reported_flops", "reported_params")
+        .select(
+            "task_id", "family", "shots", "prompting", "metric", "reported_flops", "reported_params"
+        )
         .unique(subset=["task_id", "family", "shots", "prompting", "metric"], keep="first")
         .with_columns(pl.lit("literature").alias("origin"))
     )
-    joined = frame.join(linked, on=["task_id", "family", "shots", "prompting", "metric", "origin"],
-                        how="left", nulls_equal=True)
+    joined = frame.join(
+        linked,
+        on=["task_id", "family", "shots", "prompting", "metric", "origin"],
+        how="left",
+        nulls_equal=True,
+    )
     agrees = (
         pl.when(pl.col("reported_params").is_null())
         .then(None)
         .when(pl.col("emergent_params").is_null())
         .then(False)
         .otherwise(
-            ((pl.col("emergent_params") / pl.col("reported_params")) - 1).abs() <= AGREEMENT_PARAMS_TOLERANCE
+            ((pl.col("emergent_params") / pl.col("reported_params")) - 1).abs()
+            <= AGREEMENT_PARAMS_TOLERANCE
         )
     )
     return joined.with_columns(
-        pl.when(pl.col("classification") == "emergent").then(agrees)
-        .when(pl.col("classification").is_in(["smooth", "never_above_random"])
-              & pl.col("reported_params").is_not_null()).then(False)
+        pl.when(pl.col("classification") == "emergent")
+        .then(agrees)
+        .when(
+            pl.col("classification").is_in(["smooth", "never_above_random"])
+            & pl.col("reported_params").is_not_null()
+        )
+        .then(False)
         .otherwise(None)
         .alias("agrees_with_reported")
     )

@@ -31,69 +31,182 @@ class Panel:
     no_data_reason: str = ""
 
 
-VARIANT = ("Close variant: ObsScaling measured BIG-bench `arithmetic` ({0}); the paper plots "
-           "`modified_arithmetic` (same operations, a modified operator symbol).")
+VARIANT = (
+    "Close variant: ObsScaling measured BIG-bench `arithmetic` ({0}); the paper plots "
+    "`modified_arithmetic` (same operations, a modified operator symbol)."
+)
 OBS_NOTE = f"ObsScaling families with at least {OBSSCALING_MIN_MODELS} models on the FLOPs axis; FLOPs are the authors' 6·N·D."
 
 PANELS: tuple[Panel, ...] = (
-    Panel("fig2a_3_digit_addition", "Figure 2A · Arithmetic (3-digit addition)",
-          "BIG-bench arithmetic/3_digit_addition, 2-shot, exact_str_match (%) — ObsScaling open models",
-          "Exact match (%)", "arithmetic/3_digit_addition", "exact_str_match", 2, origins=("obsscaling", "fresh"),
-          notes=(VARIANT.format("3-digit addition"), OBS_NOTE)),
-    Panel("fig2a_3_digit_subtraction", "Figure 2A · Arithmetic (3-digit subtraction)",
-          "BIG-bench arithmetic/3_digit_subtraction, 2-shot, exact_str_match (%) — ObsScaling open models",
-          "Exact match (%)", "arithmetic/3_digit_subtraction", "exact_str_match", 2, origins=("obsscaling", "fresh"),
-          notes=(VARIANT.format("3-digit subtraction"), OBS_NOTE)),
-    Panel("fig2a_2_digit_multiplication", "Figure 2A · Arithmetic (2-digit multiplication)",
-          "BIG-bench arithmetic/2_digit_multiplication, 2-shot, exact_str_match (%) — ObsScaling open models",
-          "Exact match (%)", "arithmetic/2_digit_multiplication", "exact_str_match", 2, origins=("obsscaling", "fresh"),
-          notes=(VARIANT.format("2-digit multiplication"), OBS_NOTE)),
-    Panel("fig2b_ipa_transliterate", "Figure 2B · IPA transliterate",
-          "BIG-bench international_phonetic_alphabet_transliterate, 2-shot, BLEU (0-100) — ObsScaling open models",
-          "BLEU", "international_phonetic_alphabet_transliterate", "bleu", 2, origins=("obsscaling", "fresh"),
-          notes=(OBS_NOTE,)),
-    Panel("fig2c_word_unscramble", "Figure 2C · Word unscramble",
-          "BIG-bench word_unscrambling, 2-shot, exact_str_match (%) — ObsScaling open models",
-          "Exact match (%)", "word_unscrambling", "exact_str_match", 2, origins=("obsscaling", "fresh"),
-          notes=(OBS_NOTE,)),
-    Panel("fig2d_persian_qa", "Figure 2D · Persian QA (multiple choice)",
-          "BIG-bench parsinlu_qa, 2-shot, multiple_choice_grade (%) — ObsScaling open models",
-          "Accuracy (%)", "parsinlu_qa", "multiple_choice_grade", 2, origins=("obsscaling", "fresh"),
-          notes=("Task identity: which BIG-bench task Wei et al.'s 'Persian QA' shows is not stated; "
-                 "ObsScaling measured parsinlu_qa. Random = mean 1/(options) over the task's examples.", OBS_NOTE)),
-    Panel("fig2d_persian_reading_comprehension", "Figure 2D · Persian QA (PaLM, reading comprehension)",
-          "BIG-bench parsinlu_reading_comprehension, few-shot (shots not stated), BIG-bench score — PaLM",
-          "BIG-bench score", "parsinlu_reading_comprehension", "bigbench_score", None,
-          notes=("Assumed to be Wei et al.'s 'Persian QA' (an inference from PaLM Appendix H.2); the LaMDA and "
-                 "GPT-3 curves of the paper live only in the BIG-bench repository's results files.",)),
-    Panel("fig2e_truthfulqa", "Figure 2E · TruthfulQA",
-          "TruthfulQA multiple choice, 0-shot, accuracy (%) — Gopher (Chinchilla 70B supplementary)",
-          "Accuracy (%)", "truthfulqa_mc", "accuracy", 0,
-          notes=("Only the largest Gopher and Chinchilla are in a printed table; the smaller Gopher sizes "
-                 "Wei et al. plot are figure-only, so the lake cannot draw the curve. No random level is stated.",)),
-    Panel("fig2f_grounded_mappings", "Figure 2F · Grounded conceptual mappings",
-          "Patel & Pavlick 2022, GPT-3", "Accuracy (%)", None,
-          no_data_reason="No printed table holds the GPT-3 curve of Patel & Pavlick (2022); the lake does not read numbers off plots."),
-    Panel("fig2g_mmlu", "Figure 2G · Multi-task NLU (MMLU)",
-          "MMLU, 5-shot, accuracy averaged over 57 tasks (%) — GPT-3, Gopher, Chinchilla, PaLM",
-          "Accuracy (%)", "mmlu", "accuracy", 5,
-          notes=("GPT-3 sizes follow the MMLU paper's mapping of API engines (Ada 2.7B … Davinci 175B). Smaller Gopher/"
-                 "Chinchilla sizes are figure-only. PaLM is not in Wei et al.'s panel (supplementary).",)),
-    Panel("fig2h_wic", "Figure 2H · Word in Context (WiC)",
-          "WiC (SuperGLUE), one-shot, accuracy (%) — PaLM", "Accuracy (%)", "wic", "accuracy", 1,
-          notes=("GPT-3 one-shot WiC per size is not in a printed table (its zero-shot row is 0.00, a format failure); "
-                 "Chinchilla WiC is figure-only.",)),
-    Panel("fig3a_gsm8k_chain_of_thought", "Figure 3A · Math word problems (GSM8K)",
-          "GSM8K, 8 exemplars, accuracy (%) — LaMDA, chain-of-thought vs standard prompting",
-          "Accuracy (%)", "gsm8k", "accuracy", 8, prompting=("standard", "chain_of_thought"), wei_series_only=True,
-          notes=("Emergence here is where chain of thought starts to beat standard prompting. LaMDA 422M and 2B "
-                 "have no published training FLOPs (not drawn on this axis; the lake's emergence uses parameters).",)),
-    Panel("fig3b_instruction_tuning", "Figure 3B · Instruction following (FLAN)", "10 NLU tasks, instruction tuning vs none",
-          "Average score", None, no_data_reason="FLAN's per-size curve is figure-only; no printed table in the curated sources."),
-    Panel("fig3c_scratchpad", "Figure 3C · 8-digit addition (scratchpad)", "Nye et al. 2021, scratchpad vs none",
-          "Accuracy (%)", None, no_data_reason="Nye et al.'s per-size accuracies are figure-only; no printed table in the curated sources."),
-    Panel("fig3d_calibration", "Figure 3D · Calibration (T/F)", "Kadavath et al. 2022, letter choices vs T/F",
-          "ECE (%)", None, no_data_reason="Kadavath et al.'s per-size calibration is figure-only; no printed table in the curated sources."),
+    Panel(
+        "fig2a_3_digit_addition",
+        "Figure 2A · Arithmetic (3-digit addition)",
+        "BIG-bench arithmetic/3_digit_addition, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "Exact match (%)",
+        "arithmetic/3_digit_addition",
+        "exact_str_match",
+        2,
+        origins=("obsscaling", "fresh"),
+        notes=(VARIANT.format("3-digit addition"), OBS_NOTE),
+    ),
+    Panel(
+        "fig2a_3_digit_subtraction",
+        "Figure 2A · Arithmetic (3-digit subtraction)",
+        "BIG-bench arithmetic/3_digit_subtraction, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "Exact match (%)",
+        "arithmetic/3_digit_subtraction",
+        "exact_str_match",
+        2,
+        origins=("obsscaling", "fresh"),
+        notes=(VARIANT.format("3-digit subtraction"), OBS_NOTE),
+    ),
+    Panel(
+        "fig2a_2_digit_multiplication",
+        "Figure 2A · Arithmetic (2-digit multiplication)",
+        "BIG-bench arithmetic/2_digit_multiplication, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "Exact match (%)",
+        "arithmetic/2_digit_multiplication",
+        "exact_str_match",
+        2,
+        origins=("obsscaling", "fresh"),
+        notes=(VARIANT.format("2-digit multiplication"), OBS_NOTE),
+    ),
+    Panel(
+        "fig2b_ipa_transliterate",
+        "Figure 2B · IPA transliterate",
+        "BIG-bench international_phonetic_alphabet_transliterate, 2-shot, BLEU (0-100) — ObsScaling open models",
+        "BLEU",
+        "international_phonetic_alphabet_transliterate",
+        "bleu",
+        2,
+        origins=("obsscaling", "fresh"),
+        notes=(OBS_NOTE,),
+    ),
+    Panel(
+        "fig2c_word_unscramble",
+        "Figure 2C · Word unscramble",
+        "BIG-bench word_unscrambling, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "Exact match (%)",
+        "word_unscrambling",
+        "exact_str_match",
+        2,
+        origins=("obsscaling", "fresh"),
+        notes=(OBS_NOTE,),
+    ),
+    Panel(
+        "fig2d_persian_qa",
+        "Figure 2D · Persian QA (multiple choice)",
+        "BIG-bench parsinlu_qa, 2-shot, multiple_choice_grade (%) — ObsScaling open models",
+        "Accuracy (%)",
+        "parsinlu_qa",
+        "multiple_choice_grade",
+        2,
+        origins=("obsscaling", "fresh"),
+        notes=(
+            "Task identity: which BIG-bench task Wei et al.'s 'Persian QA' shows is not stated; "
+            "ObsScaling measured parsinlu_qa. Random = mean 1/(options) over the task's examples.",
+            OBS_NOTE,
+        ),
+    ),
+    Panel(
+        "fig2d_persian_reading_comprehension",
+        "Figure 2D · Persian QA (PaLM, reading comprehension)",
+        "BIG-bench parsinlu_reading_comprehension, few-shot (shots not stated), BIG-bench score — PaLM",
+        "BIG-bench score",
+        "parsinlu_reading_comprehension",
+        "bigbench_score",
+        None,
+        notes=(
+            "Assumed to be Wei et al.'s 'Persian QA' (an inference from PaLM Appendix H.2); the LaMDA and "
+            "GPT-3 curves of the paper live only in the BIG-bench repository's results files.",
+        ),
+    ),
+    Panel(
+        "fig2e_truthfulqa",
+        "Figure 2E · TruthfulQA",
+        "TruthfulQA multiple choice, 0-shot, accuracy (%) — Gopher (Chinchilla 70B supplementary)",
+        "Accuracy (%)",
+        "truthfulqa_mc",
+        "accuracy",
+        0,
+        notes=(
+            "Only the largest Gopher and Chinchilla are in a printed table; the smaller Gopher sizes "
+            "Wei et al. plot are figure-only, so the lake cannot draw the curve. No random level is stated.",
+        ),
+    ),
+    Panel(
+        "fig2f_grounded_mappings",
+        "Figure 2F · Grounded conceptual mappings",
+        "Patel & Pavlick 2022, GPT-3",
+        "Accuracy (%)",
+        None,
+        no_data_reason="No printed table holds the GPT-3 curve of Patel & Pavlick (2022); the lake does not read numbers off plots.",
+    ),
+    Panel(
+        "fig2g_mmlu",
+        "Figure 2G · Multi-task NLU (MMLU)",
+        "MMLU, 5-shot, accuracy averaged over 57 tasks (%) — GPT-3, Gopher, Chinchilla, PaLM",
+        "Accuracy (%)",
+        "mmlu",
+        "accuracy",
+        5,
+        notes=(
+            "GPT-3 sizes follow the MMLU paper's mapping of API engines (Ada 2.7B … Davinci 175B). Smaller Gopher/"
+            "Chinchilla sizes are figure-only. PaLM is not in Wei et al.'s panel (supplementary).",
+        ),
+    ),
+    Panel(
+        "fig2h_wic",
+        "Figure 2H · Word in Context (WiC)",
+        "WiC (SuperGLUE), one-shot, accuracy (%) — PaLM",
+        "Accuracy (%)",
+        "wic",
+        "accuracy",
+        1,
+        notes=(
+            "GPT-3 one-shot WiC per size is not in a printed table (its zero-shot row is 0.00, a format failure); "
+            "Chinchilla WiC is figure-only.",
+        ),
+    ),
+    Panel(
+        "fig3a_gsm8k_chain_of_thought",
+        "Figure 3A · Math word problems (GSM8K)",
+        "GSM8K, 8 exemplars, accuracy (%) — LaMDA, chain-of-thought vs standard prompting",
+        "Accuracy (%)",
+        "gsm8k",
+        "accuracy",
+        8,
+        prompting=("standard", "chain_of_thought"),
+        wei_series_only=True,
+        notes=(
+            "Emergence here is where chain of thought starts to beat standard prompting. LaMDA 422M and 2B "
+            "have no published training FLOPs (not drawn on this axis; the lake's emergence uses parameters).",
+        ),
+    ),
+    Panel(
+        "fig3b_instruction_tuning",
+        "Figure 3B · Instruction following (FLAN)",
+        "10 NLU tasks, instruction tuning vs none",
+        "Average score",
+        None,
+        no_data_reason="FLAN's per-size curve is figure-only; no printed table in the curated sources.",
+    ),
+    Panel(
+        "fig3c_scratchpad",
+        "Figure 3C · 8-digit addition (scratchpad)",
+        "Nye et al. 2021, scratchpad vs none",
+        "Accuracy (%)",
+        None,
+        no_data_reason="Nye et al.'s per-size accuracies are figure-only; no printed table in the curated sources.",
+    ),
+    Panel(
+        "fig3d_calibration",
+        "Figure 3D · Calibration (T/F)",
+        "Kadavath et al. 2022, letter choices vs T/F",
+        "ECE (%)",
+        None,
+        no_data_reason="Kadavath et al.'s per-size calibration is figure-only; no printed table in the curated sources.",
+    ),
 )
 
 PANELS_BY_ID = {p.panel_id: p for p in PANELS}
@@ -131,7 +244,11 @@ def _series_name(panel: Panel) -> pl.Expr:
     if len(panel.prompting) > 1:
         name = pl.format("{} · {}", pl.col("family"), pl.col("prompting").str.replace_all("_", "-"))
     else:
-        name = pl.when(pl.col("origin") == "fresh").then(pl.format("{} (fresh)", pl.col("family"))).otherwise(pl.col("family"))
+        name = (
+            pl.when(pl.col("origin") == "fresh")
+            .then(pl.format("{} (fresh)", pl.col("family")))
+            .otherwise(pl.col("family"))
+        )
     return name.alias("series")
 
 
@@ -150,7 +267,9 @@ def _mean_per_model(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def panel_emergence(con: duckdb.DuckDBPyConnection, panel: Panel, points: pl.DataFrame) -> pl.DataFrame:
+def panel_emergence(
+    con: duckdb.DuckDBPyConnection, panel: Panel, points: pl.DataFrame
+) -> pl.DataFrame:
     """Emergence rows of the panel's series, named like the points' series."""
     if panel.task_id is None or points.height == 0:
         return pl.DataFrame()
@@ -173,6 +292,7 @@ def panel_random_level(con: duckdb.DuckDBPyConnection, panel: Panel) -> float | 
     if panel.task_id is None or len(panel.prompting) > 1:
         return None
     row = con.execute(
-        "SELECT random_level FROM task_metrics WHERE task_id = ? AND metric = ?", [panel.task_id, panel.metric]
+        "SELECT random_level FROM task_metrics WHERE task_id = ? AND metric = ?",
+        [panel.task_id, panel.metric],
     ).fetchone()
     return row[0] if row else None

@@ -18,24 +18,64 @@ from checks.validation import Problem, cast_columns, raise_if_any
 from sources.paths import LITERATURE_DIR, PROJECT_ROOT
 
 RESULT_COLUMNS_REQUIRED = [
-    "model_id", "task_id", "shots", "prompting", "setting", "metric", "value", "unit",
-    "citation", "location",
+    "model_id",
+    "task_id",
+    "shots",
+    "prompting",
+    "setting",
+    "metric",
+    "value",
+    "unit",
+    "citation",
+    "location",
 ]
 RESULT_COLUMNS_OPTIONAL = ["n_examples", "in_wei_figure", "trust", "note"]
 RESULT_FILE_UNITS = ["percent", "fraction", "bleu", "nats", "nats_per_token"]
 
 MODEL_COLUMNS = [
-    "model_id", "family", "label", "params", "train_tokens", "train_flops", "flops_basis",
-    "flops_printed_by_wei", "source", "note",
+    "model_id",
+    "family",
+    "label",
+    "params",
+    "train_tokens",
+    "train_flops",
+    "flops_basis",
+    "flops_printed_by_wei",
+    "source",
+    "note",
 ]
 TASK_COLUMNS = [
-    "task_id", "name", "suite", "figure_panel", "preferred_metric", "variant_of", "description",
+    "task_id",
+    "name",
+    "suite",
+    "figure_panel",
+    "preferred_metric",
+    "variant_of",
+    "description",
     "source",
 ]
-TASK_METRIC_COLUMNS = ["task_id", "metric", "unit", "higher_is_better", "random_level", "random_source"]
+TASK_METRIC_COLUMNS = [
+    "task_id",
+    "metric",
+    "unit",
+    "higher_is_better",
+    "random_level",
+    "random_source",
+]
 TABLE1_COLUMNS = [
-    "row_order", "prompting_kind", "ability", "train_flops_as_printed", "params_as_printed",
-    "family", "reference", "task_id", "shots", "prompting", "metric", "source", "note",
+    "row_order",
+    "prompting_kind",
+    "ability",
+    "train_flops_as_printed",
+    "params_as_printed",
+    "family",
+    "reference",
+    "task_id",
+    "shots",
+    "prompting",
+    "metric",
+    "source",
+    "note",
 ]
 
 
@@ -67,7 +107,15 @@ def read_text_csv(
         header, records, starts, problems = _read_records(path, label)
     except (OSError, csv.Error, UnicodeDecodeError) as error:
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return pl.DataFrame(), [Problem(label, None, None, f"an unreadable CSV ({first_line})", "a UTF-8 comma-separated file with a header row")]
+        return pl.DataFrame(), [
+            Problem(
+                label,
+                None,
+                None,
+                f"an unreadable CSV ({first_line})",
+                "a UTF-8 comma-separated file with a header row",
+            )
+        ]
     if problems:
         return pl.DataFrame(), problems
     problems = [
@@ -77,7 +125,13 @@ def read_text_csv(
     ]
     allowed = set(columns) | set(optional)
     problems += [
-        Problem(label, 1, column, "an undocumented column", f"only the documented columns {sorted(allowed)}")
+        Problem(
+            label,
+            1,
+            column,
+            "an undocumented column",
+            f"only the documented columns {sorted(allowed)}",
+        )
         for column in header
         if column not in allowed and not other_columns_allowed
     ]
@@ -97,7 +151,9 @@ def read_text_csv(
     return frame, []
 
 
-def _read_records(path: Path, label: str) -> tuple[list[str], list[list[str]], list[int], list[Problem]]:
+def _read_records(
+    path: Path, label: str
+) -> tuple[list[str], list[list[str]], list[int], list[Problem]]:
     """Header, records, the line each record starts on (a quoted cell may span lines), and
     records of the wrong width."""
     records, starts, problems = [], [], []
@@ -113,8 +169,15 @@ def _read_records(path: Path, label: str) -> tuple[list[str], list[list[str]], l
             if not record:
                 continue
             if len(record) != len(header):
-                problems.append(Problem(label, start, None, f"{len(record)} fields",
-                                        f"{len(header)} fields, as in the header (a stray or missing comma?)"))
+                problems.append(
+                    Problem(
+                        label,
+                        start,
+                        None,
+                        f"{len(record)} fields",
+                        f"{len(header)} fields, as in the header (a stray or missing comma?)",
+                    )
+                )
             records.append(record)
             starts.append(start)
     return header, records, starts, problems
@@ -142,7 +205,12 @@ def _models(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
         return frame, problems
     frame, problems = cast_columns(
         frame,
-        {"params": pl.Float64, "train_tokens": pl.Float64, "train_flops": pl.Float64, "flops_printed_by_wei": pl.Float64},
+        {
+            "params": pl.Float64,
+            "train_tokens": pl.Float64,
+            "train_flops": pl.Float64,
+            "flops_printed_by_wei": pl.Float64,
+        },
     )
     frame = frame.with_columns(
         pl.lit(None, dtype=pl.String).alias("weights"),
@@ -173,17 +241,35 @@ def _table1(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
     params = [parse_scale(v) for v in frame["params_as_printed"].to_list()]
     non_numeric = {"many"}
     for row, printed_f, printed_p, f, p in zip(
-        frame["source_row"], frame["train_flops_as_printed"], frame["params_as_printed"], flops, params, strict=True
+        frame["source_row"],
+        frame["train_flops_as_printed"],
+        frame["params_as_printed"],
+        flops,
+        params,
+        strict=True,
     ):
-        for column, printed, value in (("train_flops_as_printed", printed_f, f), ("params_as_printed", printed_p, p)):
+        for column, printed, value in (
+            ("train_flops_as_printed", printed_f, f),
+            ("params_as_printed", printed_p, p),
+        ):
             if value is None and (printed or "").strip().lower() not in non_numeric:
-                problems.append(Problem(label, row, column, repr(printed), "a number like 2.3E+22 or 13B, or 'Many'"))
-    frame = frame.with_columns(
-        pl.Series("reported_flops", flops, dtype=pl.Float64),
-        pl.Series("reported_params", params, dtype=pl.Float64),
-    ).with_columns(
-        (pl.col("reported_flops").is_not_null() & pl.col("reported_params").is_not_null()).alias("is_numeric"),
-    ).drop("train_flops_as_printed", "params_as_printed")
+                problems.append(
+                    Problem(
+                        label, row, column, repr(printed), "a number like 2.3E+22 or 13B, or 'Many'"
+                    )
+                )
+    frame = (
+        frame.with_columns(
+            pl.Series("reported_flops", flops, dtype=pl.Float64),
+            pl.Series("reported_params", params, dtype=pl.Float64),
+        )
+        .with_columns(
+            (
+                pl.col("reported_flops").is_not_null() & pl.col("reported_params").is_not_null()
+            ).alias("is_numeric"),
+        )
+        .drop("train_flops_as_printed", "params_as_printed")
+    )
     return frame, problems
 
 
@@ -194,7 +280,12 @@ def read_results_file(path: Path) -> tuple[pl.DataFrame, list[Problem]]:
         return frame, problems
     frame, problems = cast_columns(
         frame,
-        {"shots": pl.Int64, "value": pl.Float64, "n_examples": pl.Int64, "in_wei_figure": pl.Boolean},
+        {
+            "shots": pl.Int64,
+            "value": pl.Float64,
+            "n_examples": pl.Int64,
+            "in_wei_figure": pl.Boolean,
+        },
     )
     frame = frame.with_columns(
         pl.col("in_wei_figure").fill_null(False),
@@ -207,7 +298,15 @@ def read_results(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
     frames, problems = [], []
     files = sorted((directory / "results").glob("*.csv"))
     if not files:
-        problems.append(Problem(display_path(directory / "results"), None, None, "no CSV files", "at least one results/*.csv"))
+        problems.append(
+            Problem(
+                display_path(directory / "results"),
+                None,
+                None,
+                "no CSV files",
+                "at least one results/*.csv",
+            )
+        )
     for path in files:
         frame, file_problems = read_results_file(path)
         problems += file_problems

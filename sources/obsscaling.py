@@ -39,12 +39,22 @@ EMERGENT_COLUMNS: dict[str, tuple[str, str, float]] = {
     "arithmetic_2dm_2_acc": ("arithmetic/2_digit_multiplication", "exact_str_match", 100.0),
     "arithmetic_2da_2_acc": ("arithmetic/2_digit_addition", "exact_str_match", 100.0),
     "ipa_transliterate_2_bleu": ("international_phonetic_alphabet_transliterate", "bleu", 1.0),
-    "ipa_transliterate_2_exact_match": ("international_phonetic_alphabet_transliterate", "exact_str_match", 100.0),
+    "ipa_transliterate_2_exact_match": (
+        "international_phonetic_alphabet_transliterate",
+        "exact_str_match",
+        100.0,
+    ),
     "word_unscrambling_2_exact_match": ("word_unscrambling", "exact_str_match", 100.0),
     "parsinlu_qa_2_acc": ("parsinlu_qa", "multiple_choice_grade", 100.0),
 }
 UNIT_OF_METRIC = {"exact_str_match": "percent", "multiple_choice_grade": "percent", "bleu": "bleu"}
-BENCHMARK_COLUMNS = ["Model", "Model Family", "Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)"]
+BENCHMARK_COLUMNS = [
+    "Model",
+    "Model Family",
+    "Model Size (B)",
+    "Pretraining Data Size (T)",
+    "FLOPs (1E21)",
+]
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,11 @@ def read_models(path: Path) -> tuple[pl.DataFrame, list[Problem]]:
         return frame, problems
     frame, problems = cast_columns(
         frame,
-        {"Model Size (B)": pl.Float64, "Pretraining Data Size (T)": pl.Float64, "FLOPs (1E21)": pl.Float64},
+        {
+            "Model Size (B)": pl.Float64,
+            "Pretraining Data Size (T)": pl.Float64,
+            "FLOPs (1E21)": pl.Float64,
+        },
     )
     models = frame.select(  # the benchmark score columns are not the lake's: only scale is read
         pl.col("Model").alias("model_id"),
@@ -102,7 +116,10 @@ def read_results(path: Path) -> tuple[pl.DataFrame, list[Problem]]:
     frame, problems = cast_columns(frame, dict.fromkeys(EMERGENT_COLUMNS, pl.Float64))
     label = display_path(path)
     long = frame.unpivot(
-        index=["Model", "source_file", "source_row"], on=list(EMERGENT_COLUMNS), variable_name="column", value_name="raw"
+        index=["Model", "source_file", "source_row"],
+        on=list(EMERGENT_COLUMNS),
+        variable_name="column",
+        value_name="raw",
     ).filter(pl.col("raw").is_not_null())
     mapping = pl.DataFrame(
         {
@@ -124,18 +141,28 @@ def read_results(path: Path) -> tuple[pl.DataFrame, list[Problem]]:
         pl.lit(None, dtype=pl.Int64).alias("n_examples"),
         pl.lit("obsscaling").alias("origin"),
         pl.lit(CITATION).alias("citation"),
-        pl.format("eval_results/base_llm_emergent_capability_eval.csv @ {}, column {}", pl.lit(COMMIT[:7]), pl.col("column")).alias("location"),
+        pl.format(
+            "eval_results/base_llm_emergent_capability_eval.csv @ {}, column {}",
+            pl.lit(COMMIT[:7]),
+            pl.col("column"),
+        ).alias("location"),
         pl.lit(label).alias("source_file"),
         pl.lit(False).alias("in_wei_figure"),
         pl.lit(None, dtype=pl.String).alias("trust"),
         pl.when(pl.col("task_id").str.starts_with("arithmetic/"))
-        .then(pl.lit("BIG-bench arithmetic: a close variant of the modified_arithmetic task Wei et al. plot"))
+        .then(
+            pl.lit(
+                "BIG-bench arithmetic: a close variant of the modified_arithmetic task Wei et al. plot"
+            )
+        )
         .otherwise(None)
         .alias("note"),
         "source_row",
     )
     # Fractions must lie in [0, 1] before they become percent: catch a column in the wrong unit.
-    bad = long.join(mapping, on="column").filter((pl.col("factor") == 100.0) & ((pl.col("raw") < 0) | (pl.col("raw") > 1)))
+    bad = long.join(mapping, on="column").filter(
+        (pl.col("factor") == 100.0) & ((pl.col("raw") < 0) | (pl.col("raw") > 1))
+    )
     problems += [
         Problem(label, r["source_row"], r["column"], repr(r["raw"]), "a fraction between 0 and 1")
         for r in bad.iter_rows(named=True)

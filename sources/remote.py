@@ -99,7 +99,10 @@ def fetch(remote: RemoteFile, *, timeout_s: float = 60.0) -> Path:
 
 
 def _atomic_copy(source: Path, target: Path) -> None:
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp, source.open("rb") as handle:
+    with (
+        tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp,
+        source.open("rb") as handle,
+    ):
         shutil.copyfileobj(handle, tmp)
     os.replace(tmp.name, target)
 

@@ -31,7 +31,9 @@ class StagedLake:
     results: pl.DataFrame
     table1: pl.DataFrame
     problems: tuple[Problem, ...] = field(default=())
-    origins: tuple[str, ...] = ("literature",)  # the sources present, whose warehouse rows get replaced
+    origins: tuple[str, ...] = (
+        "literature",
+    )  # the sources present, whose warehouse rows get replaced
 
     def problems_of(self, *rules: str) -> list[Problem]:
         return [p for p in self.problems if p.rule in rules]
@@ -42,7 +44,11 @@ class StagedLake:
         return getattr(self, name).select(columns)
 
     def row_counts(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name).height for f in fields(self) if f.name not in ("problems", "origins")}
+        return {
+            f.name: getattr(self, f.name).height
+            for f in fields(self)
+            if f.name not in ("problems", "origins")
+        }
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -51,7 +57,9 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 # Staged columns derived from a differently named file column, for messages.
-FILE_COLUMNS = {"table1": {"reported_flops": "train_flops_as_printed", "reported_params": "params_as_printed"}}
+FILE_COLUMNS = {
+    "table1": {"reported_flops": "train_flops_as_printed", "reported_params": "params_as_printed"}
+}
 
 
 def _tag(problems: list[Problem], rule: str) -> list[Problem]:
@@ -71,21 +79,35 @@ def stage_lake(
     With `strict` (the default) any problem raises ValidationError; otherwise the problems ride
     along on the result so that Dagster asset checks can report them and block the warehouse.
     """
-    models = _concat([literature.models, *(obsscaling and [obsscaling.models] or []),
-                      *([extra_models] if extra_models is not None else [])])
+    models = _concat(
+        [
+            literature.models,
+            *(obsscaling and [obsscaling.models] or []),
+            *([extra_models] if extra_models is not None else []),
+        ]
+    )
     models = with_flops_consistency(models)
     results = _concat([literature.results, *(obsscaling and [obsscaling.results] or [])])
     results, unit_problems = normalise_units(results, literature.task_metrics)
     problems = _tag(list(parse_problems), "parse") + _tag(unit_problems, "units")
     frames = {
-        "models": models, "tasks": literature.tasks, "task_metrics": literature.task_metrics,
-        "results": results, "table1": literature.table1,
+        "models": models,
+        "tasks": literature.tasks,
+        "task_metrics": literature.task_metrics,
+        "results": results,
+        "table1": literature.table1,
     }
     for name, frame in frames.items():
-        problems += _tag(schema_problems(frame, SCHEMAS[name], table=name,
-                                         file_columns=FILE_COLUMNS.get(name)), "schema")
-    problems += _tag(flops_basis_problems(models) + catalogue_problems(literature.tasks, literature.task_metrics)
-                     + table1_problems(literature.table1, literature.task_metrics), "catalogue")
+        problems += _tag(
+            schema_problems(frame, SCHEMAS[name], table=name, file_columns=FILE_COLUMNS.get(name)),
+            "schema",
+        )
+    problems += _tag(
+        flops_basis_problems(models)
+        + catalogue_problems(literature.tasks, literature.task_metrics)
+        + table1_problems(literature.table1, literature.task_metrics),
+        "catalogue",
+    )
     problems += _tag(reference_problems(results, models, literature.task_metrics), "references")
     problems += _tag(range_problems(results), "units")
     if strict:
@@ -95,7 +117,12 @@ def stage_lake(
 
 
 def validate_fresh(
-    results: pl.DataFrame, examples: pl.DataFrame, models: pl.DataFrame, task_metrics: pl.DataFrame, *, label: str
+    results: pl.DataFrame,
+    examples: pl.DataFrame,
+    models: pl.DataFrame,
+    task_metrics: pl.DataFrame,
+    *,
+    label: str,
 ) -> None:
     """Fresh evaluation rows pass the same schemas and rules as published ones, or nothing is written.
 

@@ -12,7 +12,9 @@ from sources.paths import PROJECT_ROOT
 
 
 def mirror_path() -> Path | None:
-    candidate = Path(os.environ.get("EMERGENCE_MIRROR") or PROJECT_ROOT.parent / "shared" / "mirror").resolve()
+    candidate = Path(
+        os.environ.get("EMERGENCE_MIRROR") or PROJECT_ROOT.parent / "shared" / "mirror"
+    ).resolve()
     return candidate if candidate.is_dir() else None
 
 
@@ -51,5 +53,13 @@ def lake_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         patch.delenv("EMERGENCE_DUCKDB", raising=False)
         patch.delenv("EMERGENCE_LITERATURE", raising=False)
         instance = dg.DagsterInstance.ephemeral()
-        result = defs.resolve_job_def("lake").execute_in_process(instance=instance, raise_on_error=False)
-        yield {"result": result, "data": data, "instance": instance, "mirror": mirror, "patch": patch}
+        result = defs.resolve_job_def("lake").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        yield {
+            "result": result,
+            "data": data,
+            "instance": instance,
+            "mirror": mirror,
+            "patch": patch,
+        }

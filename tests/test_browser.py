@@ -25,7 +25,14 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-EXPECTED = ["literature_files", "staged_lake", "results", "emergence", "chart_fig2g_mmlu", "chart_gallery"]
+EXPECTED = [
+    "literature_files",
+    "staged_lake",
+    "results",
+    "emergence",
+    "chart_fig2g_mmlu",
+    "chart_gallery",
+]
 
 
 def _free_port() -> int:
@@ -55,7 +62,11 @@ def dagster_ui(tmp_path_factory):
     dagster = Path(sys.executable).with_name("dagster")
     process = subprocess.Popen(
         [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-m", "assets.definitions"],
-        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=home,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         _wait_for(f"http://127.0.0.1:{port}/server_info", timeout_s=120)
@@ -77,9 +88,17 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--window-size=1600,1200"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1600,1200",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
@@ -107,7 +126,9 @@ def test_make_dev_binds_the_ui_to_loopback_and_it_answers(dagster_ui):
 
 def test_asset_catalog_lists_the_lake(dagster_ui, browser):
     browser.get(f"{dagster_ui}/assets")
-    _wait_for_text(browser, ["chart_fig2g_mmlu", "emergence"], timeout_s=90)  # a virtualised list: the first rows
+    _wait_for_text(
+        browser, ["chart_fig2g_mmlu", "emergence"], timeout_s=90
+    )  # a virtualised list: the first rows
 
 
 @pytest.mark.parametrize("name", EXPECTED)
@@ -119,5 +140,7 @@ def test_each_asset_page_names_the_asset(dagster_ui, browser, name):
 def test_asset_graph_shows_layers_and_assets(dagster_ui, browser, tmp_path):
     browser.get(f"{dagster_ui}/asset-groups")
     # the global graph shows each layer as a (collapsed) group; asset pages are checked above
-    _wait_for_text(browser, ["raw", "staged", "warehouse", "emergence", "charts", "evaluations"], timeout_s=60)
+    _wait_for_text(
+        browser, ["raw", "staged", "warehouse", "emergence", "charts", "evaluations"], timeout_s=60
+    )
     browser.save_screenshot(str(tmp_path / "asset_graph.png"))

@@ -52,7 +52,9 @@ def test_layers_depend_in_order():
 
 
 def test_partitioned_evaluations_stay_out_of_the_main_job():
-    selected = {k.to_user_string() for k in defs.resolve_job_def("lake").asset_layer.selected_asset_keys}
+    selected = {
+        k.to_user_string() for k in defs.resolve_job_def("lake").asset_layer.selected_asset_keys
+    }
     assert "fresh_evaluation" not in selected and "fresh_results" not in selected
     assert {"model_registry", "staged_lake", "emergence", "chart_gallery"} <= selected
 
@@ -79,5 +81,7 @@ def test_blocking_checks_gate_the_warehouse():
 
 def test_loading_definitions_imports_neither_torch_nor_transformers():
     code = "import sys, assets.definitions; print('torch' in sys.modules, 'transformers' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["False", "False"]

@@ -20,7 +20,9 @@ from sources.literature import read_literature
 from sources.staging import stage_lake
 
 
-def series(values: list[float], reference: float = 25.0, margin: float = 2.0, flops: bool = True) -> list[Point]:
+def series(
+    values: list[float], reference: float = 25.0, margin: float = 2.0, flops: bool = True
+) -> list[Point]:
     return [
         Point(f"m{i}", 10.0 ** (20 + i) if flops else None, 10.0 ** (8 + i), v, reference, margin)
         for i, v in enumerate(values)
@@ -31,7 +33,9 @@ def test_jump_after_flat_random_is_emergent_at_first_model_that_stays_above():
     out = detect(series([25.0, 24.5, 25.5, 40.0, 55.0]))
     assert out["classification"] == "emergent"
     assert out["emergent_model_id"] == "m3"
-    assert out["band_low_flops"] == pytest.approx(1e22) and out["band_high_flops"] == pytest.approx(1e23)
+    assert out["band_low_flops"] == pytest.approx(1e22) and out["band_high_flops"] == pytest.approx(
+        1e23
+    )
     # the crossing of reference + margin (27) lies inside the band, on the log axis
     assert 1e22 < out["crossing_flops"] < 1e23
     t = (27.0 - 25.5) / (40.0 - 25.5)
@@ -95,9 +99,17 @@ def literature_emergence() -> pl.DataFrame:
     staged = stage_lake(read_literature())
     results = (
         staged.table("results")
-        .join(staged.table("models").select("model_id", "family", "params", "train_flops"), on="model_id")
-        .join(staged.table("task_metrics").select("task_id", "metric", "random_level", "higher_is_better"),
-              on=["task_id", "metric"], how="left")
+        .join(
+            staged.table("models").select("model_id", "family", "params", "train_flops"),
+            on="model_id",
+        )
+        .join(
+            staged.table("task_metrics").select(
+                "task_id", "metric", "random_level", "higher_is_better"
+            ),
+            on=["task_id", "metric"],
+            how="left",
+        )
     )
     return compute_emergence(results, staged.table("table1"))
 
@@ -110,10 +122,15 @@ def literature_emergence() -> pl.DataFrame:
         ("wic", "PaLM", 1, "standard", "palm-540b"),  # Table 1 row 9: 540B
     ],
 )
-def test_curated_curves_reproduce_table1(literature_emergence, task_id, family, shots, prompting, expected_model):
+def test_curated_curves_reproduce_table1(
+    literature_emergence, task_id, family, shots, prompting, expected_model
+):
     row = literature_emergence.filter(
-        (pl.col("task_id") == task_id) & (pl.col("family") == family) & (pl.col("shots") == shots)
-        & (pl.col("prompting") == prompting) & (pl.col("metric") == "accuracy")
+        (pl.col("task_id") == task_id)
+        & (pl.col("family") == family)
+        & (pl.col("shots") == shots)
+        & (pl.col("prompting") == prompting)
+        & (pl.col("metric") == "accuracy")
     ).row(0, named=True)
     assert row["classification"] == "emergent"
     assert row["emergent_model_id"] == expected_model
@@ -123,7 +140,9 @@ def test_curated_curves_reproduce_table1(literature_emergence, task_id, family, 
 
 def test_chain_of_thought_is_compared_with_standard_prompting(literature_emergence):
     row = literature_emergence.filter(
-        (pl.col("task_id") == "gsm8k") & (pl.col("family") == "LaMDA") & (pl.col("prompting") == "chain_of_thought")
+        (pl.col("task_id") == "gsm8k")
+        & (pl.col("family") == "LaMDA")
+        & (pl.col("prompting") == "chain_of_thought")
     ).row(0, named=True)
     assert row["baseline_prompting"] == "standard"
     assert row["random_level"] is None
@@ -131,6 +150,8 @@ def test_chain_of_thought_is_compared_with_standard_prompting(literature_emergen
 
 
 def test_a_single_published_point_is_too_few(literature_emergence):
-    rows = literature_emergence.filter((pl.col("task_id") == "mmlu") & (pl.col("family") == "Gopher"))
+    rows = literature_emergence.filter(
+        (pl.col("task_id") == "mmlu") & (pl.col("family") == "Gopher")
+    )
     assert rows["classification"].to_list() == ["too_few_points"]
     assert rows["agrees_with_reported"].to_list() == [None]

@@ -15,8 +15,19 @@ from assets.definitions import defs
 from marts.panels import PANELS
 from sources.paths import LITERATURE_DIR
 
-UP_TO_WAREHOUSE = [dg.AssetKey(k) for k in
-                   ("literature_files", "obsscaling_files", "staged_lake", "models", "tasks", "task_metrics", "results", "table1")]
+UP_TO_WAREHOUSE = [
+    dg.AssetKey(k)
+    for k in (
+        "literature_files",
+        "obsscaling_files",
+        "staged_lake",
+        "models",
+        "tasks",
+        "task_metrics",
+        "results",
+        "table1",
+    )
+]
 
 
 def _query(db: Path, sql: str):
@@ -25,12 +36,16 @@ def _query(db: Path, sql: str):
 
 
 def _results_fingerprint(db: Path):
-    return _query(db, "SELECT count(*), sum(hash(model_id, task_id, setting, metric, value)) FROM results")[0]
+    return _query(
+        db, "SELECT count(*), sum(hash(model_id, task_id, setting, metric, value)) FROM results"
+    )[0]
 
 
 def _run_until_warehouse(instance: dg.DagsterInstance):
     job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=instance, asset_selection=UP_TO_WAREHOUSE, raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance, asset_selection=UP_TO_WAREHOUSE, raise_on_error=False
+    )
 
 
 def test_whole_lake_materialises(lake_run):
@@ -62,7 +77,13 @@ def test_checks_ran_and_the_flops_warning_is_reported(lake_run):
         for e in lake_run["result"].all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
-    for name in ("schemas_hold", "references_known", "units_and_ranges", "catalogue_consistent", "obsscaling_available"):
+    for name in (
+        "schemas_hold",
+        "references_known",
+        "units_and_ranges",
+        "catalogue_consistent",
+        "obsscaling_available",
+    ):
         assert evaluations[name].passed, name
     assert not evaluations["flops_match_6nd"].passed  # LaMDA 137B: hardware estimate 2.6x 6ND
     assert evaluations["flops_match_6nd"].severity == dg.AssetCheckSeverity.WARN
@@ -92,17 +113,29 @@ def test_bad_input_fails_before_the_warehouse_and_keeps_its_contents(seeded, tmp
     result = _run_until_warehouse(dg.DagsterInstance.ephemeral())
 
     assert not result.success
-    failed = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
-              and not e.event_specific_data.passed and e.event_specific_data.asset_check_key.name == "units_and_ranges"]
+    failed = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.event_specific_data.passed
+        and e.event_specific_data.asset_check_key.name == "units_and_ranges"
+    ]
     assert failed, "the units_and_ranges check must fail"
     details = failed[0].metadata["details"].value
-    assert "chowdhery2022_palm.csv, row 2, column 'value': found 140.0; expected a value between 0 and 100" in details
-    assert not any(e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == dg.AssetKey("results")
-                   for e in result.all_events)
+    assert (
+        "chowdhery2022_palm.csv, row 2, column 'value': found 140.0; expected a value between 0 and 100"
+        in details
+    )
+    assert not any(
+        e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == dg.AssetKey("results")
+        for e in result.all_events
+    )
     assert _results_fingerprint(seeded / "emergence.duckdb") == before
 
 
-def test_unparseable_input_fails_in_the_raw_step_with_file_row_column(seeded, tmp_path, monkeypatch):
+def test_unparseable_input_fails_in_the_raw_step_with_file_row_column(
+    seeded, tmp_path, monkeypatch
+):
     folder = tmp_path / "literature"
     shutil.copytree(LITERATURE_DIR, folder)
     models = folder / "models.csv"
@@ -116,7 +149,9 @@ def test_unparseable_input_fails_in_the_raw_step_with_file_row_column(seeded, tm
 
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "models.csv, row 3, column 'params': found '356M'; expected a number" in str(failure.event_specific_data.error)
+    assert "models.csv, row 3, column 'params': found '356M'; expected a number" in str(
+        failure.event_specific_data.error
+    )
     assert _results_fingerprint(seeded / "emergence.duckdb") == before
 
 
@@ -133,10 +168,19 @@ def test_offline_without_mirror_the_rest_builds_and_obsscaling_rows_stay(seeded,
 
     result = _run_until_warehouse(dg.DagsterInstance.ephemeral())
 
-    evaluations = {e.event_specific_data.asset_check_key.name: e.event_specific_data
-                   for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    evaluations = {
+        e.event_specific_data.asset_check_key.name: e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
     check = evaluations["obsscaling_available"]
     assert not check.passed and "EMERGENCE_MIRROR" in check.description
-    materialized = {e.asset_key.to_user_string() for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    materialized = {
+        e.asset_key.to_user_string()
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
     assert {"results", "models", "table1"} <= materialized
-    assert _query(db, "SELECT count(*) FROM results WHERE origin = 'obsscaling'")[0][0] == obs_before
+    assert (
+        _query(db, "SELECT count(*) FROM results WHERE origin = 'obsscaling'")[0][0] == obs_before
+    )

@@ -65,7 +65,9 @@ def test_every_result_names_a_known_model(literature: LiteratureTables):
 def test_every_result_names_a_declared_task_and_metric(literature: LiteratureTables):
     declared = literature.task_metrics.select("task_id", "metric")
     undeclared = literature.results.join(declared, on=["task_id", "metric"], how="anti")
-    assert undeclared.height == 0, undeclared.select("source_file", "source_row", "task_id", "metric")
+    assert undeclared.height == 0, undeclared.select(
+        "source_file", "source_row", "task_id", "metric"
+    )
 
 
 def test_every_results_file_contributes_rows(literature: LiteratureTables):
@@ -92,8 +94,15 @@ def test_parsinlu_qa_random_level_matches_bigbench():
     assert row["random_level"][0] == pytest.approx(chance, abs=5e-5)  # printed to 4 decimals
 
 
-@pytest.mark.parametrize("task_id", ["arithmetic/2_digit_addition", "arithmetic/2_digit_multiplication",
-                                     "arithmetic/3_digit_addition", "arithmetic/3_digit_subtraction"])
+@pytest.mark.parametrize(
+    "task_id",
+    [
+        "arithmetic/2_digit_addition",
+        "arithmetic/2_digit_multiplication",
+        "arithmetic/3_digit_addition",
+        "arithmetic/3_digit_subtraction",
+    ],
+)
 def test_computed_multiple_choice_random_levels_match_bigbench(task_id: str):
     """Every random level marked 'computed' equals mean 1/(options) over the task's examples."""
     path = MIRROR / "pypi/bigbench-1.0.0/bigbench/benchmark_tasks" / task_id / "task.json"

@@ -199,7 +199,9 @@ def test_fractions_become_percent(tables):
     row = cell.row(0, named=True)
     assert row["metric"] == "multiple_choice_grade"
     assert row["unit"] == "percent"
-    assert row["value"] == pytest.approx(25.142857142857142, rel=1e-12)  # 0.2514285714285714 in the file
+    assert row["value"] == pytest.approx(
+        25.142857142857142, rel=1e-12
+    )  # 0.2514285714285714 in the file
     percent = tables.results.filter(pl.col("unit") == "percent")["value"]
     assert percent.min() >= 0 and percent.max() <= 100
     assert percent.max() > 1  # not left as fractions
@@ -211,7 +213,9 @@ def test_bleu_stays_on_0_to_100(tables):
     assert set(bleu["unit"].unique().to_list()) == {"bleu"}
     assert bleu["value"].min() >= 0 and bleu["value"].max() <= 100
     llama = bleu.filter(pl.col("model_id") == "meta-llama/Llama-2-7b-hf")
-    assert llama["value"].to_list() == [pytest.approx(27.23879164406593, rel=1e-12)]  # as in the file
+    assert llama["value"].to_list() == [
+        pytest.approx(27.23879164406593, rel=1e-12)
+    ]  # as in the file
 
 
 def test_every_row_location_names_its_column(tables):
@@ -225,7 +229,9 @@ def test_every_row_location_names_its_column(tables):
 
 
 def test_models_are_in_absolute_units(tables):
-    llama = tables.models.filter(pl.col("model_id") == "meta-llama/Llama-2-7b-hf").row(0, named=True)
+    llama = tables.models.filter(pl.col("model_id") == "meta-llama/Llama-2-7b-hf").row(
+        0, named=True
+    )
     assert llama["params"] == pytest.approx(7e9, rel=0.05)
     assert llama["train_tokens"] == pytest.approx(2e12, rel=0.05)
     assert llama["flops_basis"] == "estimated_6nd"

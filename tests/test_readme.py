@@ -50,7 +50,9 @@ def test_query_runs_with_the_duckdb_cli(lake_run, query):
     assert cli, "the duckdb command (package duckdb-cli) is part of the project's install"
     done = subprocess.run(
         [cli, "-readonly", "-csv", str(lake_run["data"] / "emergence.duckdb"), "-c", query],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.strip().splitlines()) >= 2, done.stdout  # header + at least one row

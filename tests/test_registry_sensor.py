@@ -62,7 +62,9 @@ def test_add_evaluate_bump_requests_exactly_what_is_new(registry_file):
 
 
 def test_invalid_registry_requests_nothing_and_says_why(registry_file):
-    registry_file.write_text("models:\n  - {id: x, family: X, weights: /m, params: -5, source: t}\n")
+    registry_file.write_text(
+        "models:\n  - {id: x, family: X, weights: /m, params: -5, source: t}\n"
+    )
     result, _ = tick(dg.DagsterInstance.ephemeral(), None)
     assert isinstance(result, dg.SkipReason)
     assert "params" in result.skip_message and "row 2" in result.skip_message
@@ -71,8 +73,14 @@ def test_invalid_registry_requests_nothing_and_says_why(registry_file):
 @pytest.mark.parametrize(
     ("entry", "fragment"),
     [
-        ("{id: x, family: X, weights: /m, params: lots, source: test}", "column 'params': found 'lots'; expected a number"),
-        ("{id: x, family: X, weights: /m, source: test, colour: red}", "column 'colour': found an undocumented field"),
+        (
+            "{id: x, family: X, weights: /m, params: lots, source: test}",
+            "column 'params': found 'lots'; expected a number",
+        ),
+        (
+            "{id: x, family: X, weights: /m, source: test, colour: red}",
+            "column 'colour': found an undocumented field",
+        ),
         ("{id: 'bad id', family: X, weights: /m, source: test}", "column 'id'"),
         ("{id: x, family: X, weights: /m, train_tokens: 5, source: test}", "column 'train_tokens'"),
         ("{id: x, family: X, source: test}", "column 'weights'"),

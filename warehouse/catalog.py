@@ -43,8 +43,12 @@ def table_columns() -> dict[str, tuple[Column, ...]]:
         column = _COLUMN.match(line)
         if column and column.group(1) != "PRIMARY":
             constraints = column.group(3).upper()
-            tables[current].append(Column(
-                column.group(1), column.group(2), (column.group(4) or "").strip(),
-                nullable="NOT NULL" not in constraints and "PRIMARY KEY" not in constraints,
-            ))
+            tables[current].append(
+                Column(
+                    column.group(1),
+                    column.group(2),
+                    (column.group(4) or "").strip(),
+                    nullable="NOT NULL" not in constraints and "PRIMARY KEY" not in constraints,
+                )
+            )
     return {name: tuple(columns) for name, columns in tables.items()}

@@ -32,7 +32,9 @@ def table_columns(table: str) -> tuple[tuple[str, pl.DataType, bool], ...]:
     for column in catalog_columns()[table]:
         base = _SQL_TYPES.get(column.type.removesuffix("[]"))
         if base is None:
-            raise ValueError(f"{SCHEMA_SQL}: {table}.{column.name} has type {column.type}, unknown to the engine")
+            raise ValueError(
+                f"{SCHEMA_SQL}: {table}.{column.name} has type {column.type}, unknown to the engine"
+            )
         dtype = pl.List(base) if column.type.endswith("[]") else base
         columns.append((column.name, dtype, column.nullable))
     return tuple(columns)

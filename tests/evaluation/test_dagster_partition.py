@@ -59,7 +59,9 @@ def test_registry_model_is_evaluated_into_the_warehouse(
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(registry_partitions.name, ["tiny-gpt2"])
     for upstream in ("models", "tasks", "task_metrics", "results", "table1", "emergence", *CHARTS):
-        instance.report_runless_asset_event(dg.AssetMaterialization(upstream))  # as if `make run` had run
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(upstream)
+        )  # as if `make run` had run
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert _requested(first) == set()  # nothing new: automation asks for nothing
 

@@ -603,7 +603,9 @@ def test_write_chart_writes_offline_html_and_a_2x_png(tmp_path: Path) -> None:
     assert '<script src="http' not in page, "HTML must not load scripts from the network"
     before = paths["png"].stat().st_mtime_ns
     again = write_chart(chart, tmp_path / "charts", "fig2h")
-    assert again["changed"] is False and paths["png"].stat().st_mtime_ns == before  # unchanged chart, untouched file
+    assert (
+        again["changed"] is False and paths["png"].stat().st_mtime_ns == before
+    )  # unchanged chart, untouched file
 
 
 def test_write_chart_png_of_table1_and_empty_panel(tmp_path: Path) -> None:
