@@ -109,7 +109,7 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
     totals = count_examples(settings.tasks, settings.limit)
     context.log.info(
         f"{model_id} @ {row['revision']}: {sum(totals.values()):,} examples across "
-        f"{len(totals)} tasks, {settings.shots}-shot, on {model.device} ({model.dtype})"
+        f"{len(totals)} task{'s' if len(totals) != 1 else ''}, {settings.shots}-shot, on {model.device} ({model.dtype})"
     )
     overall = OverallProgress(model_id, totals, context.log.info)
     runs = []

@@ -97,7 +97,7 @@ class OverallProgress:
     def line(self, finished: str | None = None) -> str:
         done, total = self.done, self.total
         percent = 100.0 * done / total if total else 100.0
-        text = f"{self.label}: {done:,}/{total:,} examples ({percent:.0f}%) across {len(self.totals)} tasks"
+        text = f"{self.label}: {done:,}/{total:,} examples ({percent:.0f}%) across {len(self.totals)} task{'s' if len(self.totals) != 1 else ''}"
         text += f"; finished {finished}" if finished else f"; now {self.task_id}"
         elapsed = self.clock() - self.started if self.started is not None else 0.0
         if self.scored and elapsed > 0:
