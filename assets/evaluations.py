@@ -97,7 +97,10 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
     if entry.height == 0:
         raise dg.Failure(description=f"{model_id!r} is not in the model registry any more")
     row = entry.row(0, named=True)
-    settings = evaluation_settings(row, config.model_dump())
+    try:
+        settings = evaluation_settings(row, config.model_dump())
+    except ValidationError as error:
+        raise dg.Failure(description=str(error)) from error
     spec = ModelSpec(
         model_id,
         row["weights"],

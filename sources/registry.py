@@ -85,10 +85,33 @@ def is_local_weights(weights: str) -> bool:
     return weights.startswith(("/", ".", "~")) or weights.count("/") > 1
 
 
-class RegistryEntry(BaseModel):
-    """One model of sources/models.yaml (README, "Model registry": every field)."""
+class EvaluationFields(BaseModel):
+    """How to evaluate a model: set per registry entry, overridden by run config; None = default."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    tasks: list[str] | None = Field(None, min_length=1)
+    limit: int | None = Field(None, ge=1)
+    shots: int | None = Field(None, ge=0, le=32)
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None
+    device: Annotated[str, StringConstraints(pattern=DEVICE_PATTERN)] | None = None
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks_known(cls, tasks: list[str]) -> list[str]:
+        known = list_task_ids()
+        unknown = [t for t in tasks if t not in known]
+        if unknown:
+            raise _custom(
+                repr(unknown), "BIG-bench task ids the lake knows (`emergence tasks` lists them)"
+            )
+        if len(set(tasks)) != len(tasks):
+            raise _custom(repr(tasks), "each task at most once")
+        return tasks
+
+
+class RegistryEntry(EvaluationFields):
+    """One model of sources/models.yaml (README, "Model registry": every field)."""
 
     id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
     family: NonEmpty
@@ -99,12 +122,6 @@ class RegistryEntry(BaseModel):
     train_flops: float | None = Field(None, ge=FLOPS_RANGE[0], le=FLOPS_RANGE[1])
     source: Annotated[str, StringConstraints(min_length=4)]
     trust_remote_code: bool = False
-    # How to evaluate it (each left out = the lake's default; run config overrides all).
-    tasks: list[str] | None = Field(None, min_length=1)
-    limit: int | None = Field(None, ge=1)
-    shots: int | None = Field(None, ge=0, le=32)
-    dtype: Literal["float32", "bfloat16", "float16"] | None = None
-    device: Annotated[str, StringConstraints(pattern=DEVICE_PATTERN)] | None = None
 
     @field_validator("revision")
     @classmethod
@@ -145,21 +162,10 @@ class RegistryEntry(BaseModel):
             )
         return str(resolved)
 
-    @field_validator("tasks")
-    @classmethod
-    def _tasks_known(cls, tasks: list[str]) -> list[str]:
-        known = list_task_ids()
-        unknown = [t for t in tasks if t not in known]
-        if unknown:
-            raise _custom(
-                repr(unknown), "BIG-bench task ids the lake knows (`emergence tasks` lists them)"
-            )
-        if len(set(tasks)) != len(tasks):
-            raise _custom(repr(tasks), "each task at most once")
-        return tasks
 
-
-REGISTRY_FIELDS = list(RegistryEntry.model_fields)
+EVALUATION_FIELDS = list(EvaluationFields.model_fields)
+REGISTRY_FIELDS = [f for f in RegistryEntry.model_fields if f not in EVALUATION_FIELDS]
+REGISTRY_FIELDS += EVALUATION_FIELDS
 
 
 class RegistrySchema(pa.DataFrameModel):
@@ -180,10 +186,16 @@ class EvaluationSettings:
 
 
 def evaluation_settings(entry: dict[str, Any], overrides: dict[str, Any]) -> EvaluationSettings:
-    """Merge a registry row's evaluation fields with run-config overrides (None = not set).
+    """Merge a registry row's evaluation fields with run-config overrides (None = not set),
+    the overrides typed by the same rules as the registry; raise ValidationError naming them.
 
     A run-config `limit` of 0 means "every example", overriding a registry limit.
     """
+    given = {k: v for k, v in overrides.items() if v is not None and (k, v) != ("limit", 0)}
+    try:
+        EvaluationFields.model_validate(given)
+    except PydanticValidationError as error:
+        raise ValidationError(_entry_problems("run config", None, {}, error)) from error
 
     def pick(name: str, default: Any) -> Any:
         for value in (overrides.get(name), entry.get(name)):

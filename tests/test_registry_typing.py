@@ -183,6 +183,15 @@ def test_evaluation_settings_run_config_over_entry_over_defaults():
     assert (default.tasks, default.shots, default.limit) == (DEFAULT_TASKS, 2, None)
 
 
+def test_run_config_overrides_are_typed_like_the_registry():
+    with pytest.raises(ValidationError) as error:
+        evaluation_settings({}, {"dtype": "fp8", "limit": -3, "tasks": None})
+    assert str(error.value).splitlines()[1:] == [
+        "run config, field 'dtype': found 'fp8' (text); expected 'float32', 'bfloat16' or 'float16'",
+        "run config, field 'limit': found -3 (a number); expected greater than or equal to 1",
+    ]
+
+
 def test_flops_are_estimated_from_counted_params_and_flagged():
     rows = registry_model_rows(read_registry(), {"pythia-70m-deduped": 7.0e7})
     pythia = rows.filter(rows["model_id"] == "pythia-70m-deduped").row(0, named=True)
