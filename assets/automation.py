@@ -11,3 +11,14 @@ import dagster as dg
 FOLLOWS_UPSTREAM = dg.AutomationCondition.eager().without(
     ~dg.AutomationCondition.any_deps_missing()
 )
+
+emergence_automation = dg.AutomationConditionSensorDefinition(
+    "emergence_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Follows finished work only: when a registry evaluation (or `make run`) has written the "
+        "warehouse, requests `emergence` and then the charts (FOLLOWS_UPSTREAM in "
+        "assets/automation.py). It never starts an evaluation or a source download."
+    ),
+)

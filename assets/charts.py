@@ -77,6 +77,7 @@ PANEL_ASSETS = [_panel_asset(panel) for panel in PANELS]
 @dg.asset(
     group_name=GROUP,
     deps=["emergence"],
+    automation_condition=FOLLOWS_UPSTREAM,
     description="Wei et al. Table 1: the reported emergent scale of each of the 23 abilities, with the lake's recomputed scale beside it where it holds the curve.",
     kinds={"altair"},
     code_version="1",
@@ -99,6 +100,7 @@ def chart_table1(warehouse: Warehouse) -> dg.MaterializeResult:
 @dg.asset(
     group_name=GROUP,
     deps=[a.key for a in PANEL_ASSETS] + ["chart_table1"],
+    automation_condition=FOLLOWS_UPSTREAM,
     description="data/charts/index.html: every panel's PNG with its caption, linking the interactive HTML.",
     kinds={"html"},
     code_version="1",

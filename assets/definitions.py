@@ -5,6 +5,7 @@ Nothing here imports torch or transformers: definitions load in a second and the
 
 import dagster as dg
 
+from assets.automation import emergence_automation
 from assets.charts import CHART_ASSETS
 from assets.emergence import emergence
 from assets.evaluations import (
@@ -43,12 +44,7 @@ defs = dg.Definitions(
     asset_checks=ASSET_CHECKS,
     jobs=[lake_job, registry_job],
     schedules=[registry_refresh],
-    sensors=[
-        new_models,
-        dg.AutomationConditionSensorDefinition(
-            "emergence_automation", target=dg.AssetSelection.all()
-        ),
-    ],
+    sensors=[new_models, emergence_automation],
     resources={"warehouse": Warehouse()},
     executor=dg.in_process_executor,
 )

@@ -1,24 +1,35 @@
-"""Fresh evaluations: one partition per registry model, a sensor for new models, a schedule.
+"""Fresh evaluations: one partition per registry model, the job that evaluates one, a sensor.
 
-The registry (sources/models.yaml) lists the models to evaluate. The `new_models` sensor adds a
-dynamic partition for every entry not yet requested at its current revision and requests one run
-for it; the `registry_refresh` schedule re-reads and re-validates the registry daily. A finished
-evaluation writes its model, results and per-example rows in one transaction; the emergence and
-chart assets follow it through their automation condition. torch and transformers are imported
-inside the asset body only.
+The registry (sources/models.yaml) lists the models to evaluate. The `new_models` sensor (stopped
+until you start it: it downloads and runs models) adds a dynamic partition for every entry and
+requests one `evaluate_model` run for it; it records the model as evaluated when that run
+succeeds, and retries a failed one with a backoff (assets/evaluation_attempts.py). The
+`registry_refresh` schedule re-reads and re-validates the registry daily. A finished evaluation
+writes its model, results and per-example rows in one transaction; `emergence` and the charts
+follow it through their automation condition. torch and transformers are imported inside the
+asset body only.
 """
 
 import json
+import time
 
 import dagster as dg
 import polars as pl
 
+from assets.evaluation_attempts import (
+    RunSeen,
+    cursor_from_json,
+    cursor_to_json,
+    plan,
+    summary,
+)
 from assets.metadata import column_schema
 from assets.resources import Warehouse
 from assets.warehouse import WRITER_POOL
 from checks.rules import with_flops_consistency
 from checks.validation import ValidationError
-from sources.registry import read_registry, registry_model_rows
+from sources.overall_progress import OverallProgress, count_examples
+from sources.registry import evaluation_settings, read_registry, registry_model_rows
 from sources.staging import validate_fresh
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
 
@@ -26,22 +37,23 @@ GROUP = "evaluations"
 GPU_POOL = "gpu"
 registry_partitions = dg.DynamicPartitionsDefinition(name="registry_models")
 
-# Wei et al. Figure 2 A-D tasks, as BIG-bench defines them (2-shot, like ObsScaling).
-DEFAULT_TASKS = (
-    "modified_arithmetic",
-    "arithmetic/3_digit_addition",
-    "arithmetic/3_digit_subtraction",
-    "arithmetic/2_digit_multiplication",
-    "word_unscrambling",
-    "international_phonetic_alphabet_transliterate",
-    "parsinlu_qa",
-)
+EVALUATION_JOB = "evaluate_model"
+MODEL_TAG, REVISION_TAG, ATTEMPT_TAG = "emergence/model", "emergence/revision", "emergence/attempt"
+PARTITION_TAG = "dagster/partition"
 
 
 class EvaluationConfig(dg.Config):
-    tasks: list[str] = list(DEFAULT_TASKS)
-    shots: int = 2
-    limit: int | None = None  # a seeded subset of this many examples per task; None = all
+    """Run-config overrides of the registry entry's `tasks`, `shots`, `limit`, `dtype`, `device`.
+
+    Left unset, the entry's value is used, else the lake's default (Figure 2 A-D tasks, 2-shot,
+    every example, the device's default dtype, CUDA when present). `limit: 0` = every example.
+    """
+
+    tasks: list[str] | None = None
+    shots: int | None = None
+    limit: int | None = None
+    dtype: str | None = None
+    device: str | None = None
 
 
 @dg.asset(
@@ -65,8 +77,9 @@ def model_registry(context: dg.AssetExecutionContext) -> pl.DataFrame:
     group_name=GROUP,
     pool=GPU_POOL,
     description=(
-        "Evaluate one registry model (partition key = model id) on the Figure 2 A-D BIG-bench tasks with "
-        "the lake's engine (torch + transformers; CUDA when present). Returns per-example rows and "
+        "Evaluate one registry model (partition key = model id) with the lake's engine (torch + "
+        "transformers; CUDA when present) on the entry's tasks (default: the Figure 2 A-D BIG-bench "
+        "tasks, 2-shot), logging overall progress with an ETA. Returns per-example rows and "
         "aggregates; a model that cannot be loaded fails only its own partition, with one clear line."
     ),
     kinds={"pytorch"},
@@ -84,31 +97,38 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
     if entry.height == 0:
         raise dg.Failure(description=f"{model_id!r} is not in the model registry any more")
     row = entry.row(0, named=True)
+    try:
+        settings = evaluation_settings(row, config.model_dump())
+    except ValidationError as error:
+        raise dg.Failure(description=str(error)) from error
     spec = ModelSpec(
         model_id,
         row["weights"],
         revision=row["revision"],
         trust_remote_code=row["trust_remote_code"],
     )
-    model = LazyModel(spec)  # loaded once, on the first task the cache cannot answer
+    # loaded once, on the first task the cache cannot answer
+    model = LazyModel(spec, device=settings.device, dtype=settings.dtype)
+    totals = count_examples(settings.tasks, settings.limit)
+    context.log.info(
+        f"{model_id} @ {row['revision']}: {sum(totals.values()):,} examples across "
+        f"{len(totals)} task{'s' if len(totals) != 1 else ''}, {settings.shots}-shot, on {model.device} ({model.dtype})"
+    )
+    overall = OverallProgress(model_id, totals, context.log.info)
     runs = []
-    for task_id in config.tasks:
-
-        def progress(stage: str, done: int, total: int, task_id: str = task_id) -> None:
-            if total and (done == total or done % max(1, total // 4) == 0):
-                context.log.info(f"{model_id} {task_id} {stage}: {done}/{total}")
-
+    for task_id in settings.tasks:
         try:
             run = evaluate(
                 spec,
                 task_id,
-                shots=config.shots,
-                limit=config.limit,
+                shots=settings.shots,
+                limit=settings.limit,
                 model=model,
-                progress=progress,
+                progress=overall.callback(task_id),
             )
         except ModelLoadError as error:
             raise dg.Failure(description=f"{model_id}: {error}") from error
+        overall.task_done(task_id)
         context.log.info(
             f"{model_id} {task_id}: {run.metric_values} "
             f"({run.stats.examples_per_second:.1f} examples/s, cache hit: {run.stats.cache_hit})"
@@ -120,6 +140,7 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
     context.add_output_metadata(
         {
             "revision": runs[0].model_revision if runs else "",
+            "settings": dg.MetadataValue.json({**settings.__dict__, "tasks": list(settings.tasks)}),
             "metrics": dg.MetadataValue.json({r.task_id: r.metric_values for r in runs}),
             "examples": examples.height,
         }
@@ -185,41 +206,75 @@ def registry_refresh(_context: dg.ScheduleEvaluationContext):
     return dg.RunRequest()
 
 
-def wanted_evaluations(registry: pl.DataFrame, requested: dict[str, str]) -> list[tuple[str, str]]:
-    """(model id, revision) of every registry entry not yet requested at its current revision."""
-    return [
-        (r["id"], r["revision"])
-        for r in registry.iter_rows(named=True)
-        if requested.get(r["id"]) != r["revision"]
-    ]
+evaluate_model = dg.define_asset_job(
+    EVALUATION_JOB,
+    selection=[fresh_evaluation, fresh_results],
+    partitions_def=registry_partitions,
+    description="Evaluate one registry model (the partition) and write it to the warehouse.",
+)
+
+clock = time.time  # the sensor's clock (tests move it forward)
+
+
+def runs_by_model(instance: dg.DagsterInstance, model_ids: list[str]) -> dict[str, list[RunSeen]]:
+    """Every run of these partitions (any job, so a run started by hand counts as in flight)."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(tags={PARTITION_TAG: model_ids}), limit=5000
+    )
+    runs: dict[str, list[RunSeen]] = {}
+    for record in records:
+        run = record.dagster_run
+        runs.setdefault(run.tags[PARTITION_TAG], []).append(
+            RunSeen(run.tags.get(REVISION_TAG), run.status.value, record.end_time)
+        )
+    return runs
 
 
 @dg.sensor(
+    job=evaluate_model,
     minimum_interval_seconds=60,
-    asset_selection=[fresh_evaluation, fresh_results],
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="For each registry model not yet evaluated at its current revision: add its partition and request one run.",
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description=(
+        "Stopped until you start it (it downloads and runs every registry model: up to 12B "
+        "parameters). Then, every 60 s: one `evaluate_model` run per registry model not yet "
+        "evaluated at its current revision; a model counts as evaluated when its run succeeds; a "
+        "failed or cancelled run is retried after 10 then 20 min, 3 runs at most; never while a "
+        "run for the model is in flight."
+    ),
 )
 def new_models(context: dg.SensorEvaluationContext):
     try:
         registry = read_registry()
     except ValidationError as error:
         return dg.SkipReason(f"model registry invalid, nothing requested: {error}")
-    requested = json.loads(context.cursor) if context.cursor else {}
-    wanted = wanted_evaluations(registry, requested)
+    models = [(r["id"], r["revision"]) for r in registry.iter_rows(named=True)]
+    cursor = cursor_from_json(json.loads(context.cursor)) if context.cursor else {}
+    runs = runs_by_model(context.instance, [model_id for model_id, _ in models])
+    decisions, cursor = plan(models, cursor, runs, clock())
+    context.update_cursor(json.dumps(cursor_to_json(cursor)))
+    line = summary(decisions)
+    wanted = [d for d in decisions if d.state == "request"]
     if not wanted:
-        return dg.SkipReason("every registry model is evaluated at its current revision")
-    for model_id, revision in wanted:
-        requested[model_id] = revision
-    context.update_cursor(json.dumps(requested, sort_keys=True))
+        return dg.SkipReason(line)
+    context.log.info(line)
+    known = set(context.instance.get_dynamic_partitions(registry_partitions.name))
+    new_keys = [d.model_id for d in wanted if d.model_id not in known]
     return dg.SensorResult(
         run_requests=[
-            dg.RunRequest(partition_key=model_id, run_key=f"{model_id}@{revision}")
-            for model_id, revision in wanted
+            dg.RunRequest(
+                partition_key=d.model_id,
+                run_key=f"{d.model_id}@{d.revision}#{d.attempts.requested}",
+                tags={
+                    MODEL_TAG: d.model_id,
+                    REVISION_TAG: d.revision,
+                    ATTEMPT_TAG: str(d.attempts.requested),
+                },
+            )
+            for d in wanted
         ],
-        dynamic_partitions_requests=[
-            registry_partitions.build_add_request([model_id for model_id, _ in wanted])
-        ],
+        dynamic_partitions_requests=(
+            [registry_partitions.build_add_request(new_keys)] if new_keys else []
+        ),
     )
 
 

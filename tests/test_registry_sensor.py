@@ -1,17 +1,25 @@
-"""The model registry and the sensor that turns new entries into evaluation runs."""
+"""The `new_models` sensor: what it requests, when it retries, what it says.
+
+Runs are created on an ephemeral instance (and reported failed, cancelled or succeeded) exactly as
+the sensor would find them; nothing is executed, and the sensor's clock is moved forward instead
+of waiting for the backoff.
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from assets.evaluations import new_models
-from checks.validation import ValidationError
-from sources.registry import read_registry, registry_model_rows
+import assets.evaluations as evaluations
+from assets.definitions import defs
+from assets.evaluation_attempts import BACKOFF_SECONDS, MAX_ATTEMPTS
+from assets.evaluations import EVALUATION_JOB, new_models
 
-ENTRY = "  - {{id: tiny-{name}, family: Tiny, weights: /models/tiny-{name}, revision: {rev}, train_tokens: 1.0e+9, source: test registry}}\n"
+ENTRY = "  - {{id: tiny-{name}, family: Tiny, weights: EleutherAI/tiny-{name}, revision: {rev}, train_tokens: 1.0e+9, source: test registry}}\n"
 
 
 def write_registry(path: Path, entries: list[tuple[str, str]]) -> None:
@@ -25,79 +33,147 @@ def registry_file(tmp_path, monkeypatch) -> Path:
     return path
 
 
-def tick(instance: dg.DagsterInstance, cursor: str | None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor)
-    result = new_models(context)
-    return result, context.cursor
+@pytest.fixture
+def clock(monkeypatch) -> list[float]:
+    """The sensor's clock: now[0], moved by the test."""
+    now = [time.time()]
+    monkeypatch.setattr(evaluations, "clock", lambda: now[0])
+    return now
 
 
-def test_shipped_registry_is_valid_and_has_pythia_and_gpt2():
-    registry = read_registry()
-    families = set(registry["family"])
-    assert {"Pythia", "GPT-2"} <= families
-    assert registry.filter(registry["family"] == "Pythia").height == 8
-    assert not any(registry["trust_remote_code"])
+class Sensor:
+    """Ticks the sensor the way the daemon does: same instance, cursor carried over."""
+
+    def __init__(self, instance: dg.DagsterInstance):
+        self.instance, self.cursor = instance, None
+
+    def tick(self):
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
+        result = new_models(context)
+        self.cursor = context.cursor
+        for request in getattr(result, "dynamic_partitions_requests", None) or []:
+            self.instance.add_dynamic_partitions(
+                request.partitions_def_name, request.partition_keys
+            )
+        return result
+
+    def launch(self, request: dg.RunRequest, status=dg.DagsterRunStatus.STARTED) -> dg.DagsterRun:
+        """The run the daemon would create for `request`, in `status` (not executed)."""
+        return self.instance.create_run_for_job(
+            defs.resolve_job_def(EVALUATION_JOB),
+            status=status,
+            tags={**request.tags, "dagster/partition": request.partition_key},
+        )
 
 
-def test_add_evaluate_bump_requests_exactly_what_is_new(registry_file):
-    instance = dg.DagsterInstance.ephemeral()
+def requests(result) -> list[tuple[str, str]]:
+    if isinstance(result, dg.SkipReason):
+        return []
+    return [(r.partition_key, r.run_key) for r in result.run_requests]
+
+
+def test_sensor_lifecycle_requested_failed_retried_succeeded_recorded(registry_file, clock):
     write_registry(registry_file, [("a", "main")])
-    result, cursor = tick(instance, None)
-    assert [r.partition_key for r in result.run_requests] == ["tiny-a"]
-    assert result.dynamic_partitions_requests[0].partition_keys == ["tiny-a"]
+    sensor = Sensor(dg.DagsterInstance.ephemeral())
 
-    # evaluated (or at least requested) at this revision: nothing new
-    result, cursor = tick(instance, cursor)
-    assert isinstance(result, dg.SkipReason)
+    first = sensor.tick()
+    assert requests(first) == [("tiny-a", "tiny-a@main#1")]
+    assert first.dynamic_partitions_requests[0].partition_keys == ["tiny-a"]
+    request = first.run_requests[0]
+    assert request.tags["emergence/revision"] == "main"
 
-    # a second model arrives: only it is requested
+    # requested, run not created yet: not requested twice
+    pending = sensor.tick()
+    assert requests(pending) == []
+    assert "1 requested (run not started yet)" in pending.skip_message
+
+    run = sensor.launch(request)
+    assert "1 running" in sensor.tick().skip_message
+
+    sensor.instance.report_run_failed(run)
+    waiting = sensor.tick()
+    assert requests(waiting) == []
+    retry_at = time.strftime(
+        "%H:%M",
+        time.localtime(sensor.instance.get_run_record_by_id(run.run_id).end_time + BACKOFF_SECONDS),
+    )
+    assert f"tiny-a failed once — retry after {retry_at}" in waiting.skip_message
+
+    clock[0] += BACKOFF_SECONDS - 60  # before the backoff ends: still waiting
+    assert requests(sensor.tick()) == []
+    clock[0] += 120
+    retry = sensor.tick()
+    assert requests(retry) == [("tiny-a", "tiny-a@main#2")]
+    assert retry.dynamic_partitions_requests == []  # its partition exists already
+
+    second = sensor.launch(retry.run_requests[0], status=dg.DagsterRunStatus.SUCCESS)
+    done = sensor.tick()
+    assert requests(done) == [] and "1 evaluated" in done.skip_message
+    assert json.loads(sensor.cursor)["tiny-a"]["evaluated"] is True
+    assert second.tags["emergence/attempt"] == "2"
+
+    clock[0] += 10 * BACKOFF_SECONDS  # nothing more, ever, at this revision
+    assert requests(sensor.tick()) == []
+
+
+def test_cancelled_runs_are_retried_then_given_up(registry_file, clock):
+    write_registry(registry_file, [("a", "main")])
+    sensor = Sensor(dg.DagsterInstance.ephemeral())
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result = sensor.tick()
+        assert requests(result) == [("tiny-a", f"tiny-a@main#{attempt}")]
+        sensor.instance.report_run_canceled(sensor.launch(result.run_requests[0]))
+        clock[0] += BACKOFF_SECONDS * 2**attempt + 1
+    given_up = sensor.tick()
+    assert requests(given_up) == []
+    assert "tiny-a failed 3 times, given up (bump its revision to retry)" in given_up.skip_message
+
+    write_registry(registry_file, [("a", "v2")])  # a new revision starts over
+    assert requests(sensor.tick()) == [("tiny-a", "tiny-a@v2#1")]
+
+
+def test_a_run_started_by_hand_blocks_requests_until_it_ends(registry_file, clock):
     write_registry(registry_file, [("a", "main"), ("b", "main")])
-    result, cursor = tick(instance, cursor)
-    assert [r.partition_key for r in result.run_requests] == ["tiny-b"]
+    sensor = Sensor(dg.DagsterInstance.ephemeral())
+    by_hand = sensor.instance.create_run_for_job(
+        defs.resolve_job_def(EVALUATION_JOB),
+        status=dg.DagsterRunStatus.STARTED,
+        tags={"dagster/partition": "tiny-a"},
+    )
+    result = sensor.tick()
+    assert requests(result) == [("tiny-b", "tiny-b@main#1")]
+    sensor.launch(result.run_requests[0])
+    assert sensor.tick().skip_message == "2 registry models: 2 running"
 
-    # bump a's revision: one new request, for a
+    sensor.instance.report_run_failed(by_hand)  # not ours, not at a known revision: request a
+    assert requests(sensor.tick()) == [("tiny-a", "tiny-a@main#1")]
+
+
+def test_new_and_bumped_entries_are_requested_once(registry_file, clock):
+    write_registry(registry_file, [("a", "main")])
+    sensor = Sensor(dg.DagsterInstance.ephemeral())
+    sensor.launch(sensor.tick().run_requests[0], status=dg.DagsterRunStatus.SUCCESS)
+    assert requests(sensor.tick()) == []
+
+    write_registry(registry_file, [("a", "main"), ("b", "main")])
+    assert requests(sensor.tick()) == [("tiny-b", "tiny-b@main#1")]
+
     write_registry(registry_file, [("a", "v2"), ("b", "main")])
-    result, cursor = tick(instance, cursor)
-    assert [(r.partition_key, r.run_key) for r in result.run_requests] == [("tiny-a", "tiny-a@v2")]
+    assert requests(sensor.tick()) == [("tiny-a", "tiny-a@v2#1")]
 
 
 def test_invalid_registry_requests_nothing_and_says_why(registry_file):
     registry_file.write_text(
-        "models:\n  - {id: x, family: X, weights: /m, params: -5, source: t}\n"
+        "models:\n  - {id: x, family: X, weights: org/m, params: -5, source: test}\n"
     )
-    result, _ = tick(dg.DagsterInstance.ephemeral(), None)
+    result = Sensor(dg.DagsterInstance.ephemeral()).tick()
     assert isinstance(result, dg.SkipReason)
-    assert "params" in result.skip_message and "row 2" in result.skip_message
+    assert "line 2, field 'params'" in result.skip_message
 
 
-@pytest.mark.parametrize(
-    ("entry", "fragment"),
-    [
-        (
-            "{id: x, family: X, weights: /m, params: lots, source: test}",
-            "column 'params': found 'lots'; expected a number",
-        ),
-        (
-            "{id: x, family: X, weights: /m, source: test, colour: red}",
-            "column 'colour': found an undocumented field",
-        ),
-        ("{id: 'bad id', family: X, weights: /m, source: test}", "column 'id'"),
-        ("{id: x, family: X, weights: /m, train_tokens: 5, source: test}", "column 'train_tokens'"),
-        ("{id: x, family: X, source: test}", "column 'weights'"),
-    ],
-)
-def test_bad_registry_entries_are_named_by_line_and_field(registry_file, entry, fragment):
-    registry_file.write_text(f"models:\n  - {entry}\n")
-    with pytest.raises(ValidationError) as error:
-        read_registry()
-    assert "row 2" in str(error.value) and fragment in str(error.value)
-
-
-def test_flops_are_estimated_from_counted_params_and_flagged():
-    registry = read_registry()
-    rows = registry_model_rows(registry, {"pythia-70m-deduped": 7.0e7})
-    pythia = rows.filter(rows["model_id"] == "pythia-70m-deduped").row(0, named=True)
-    assert pythia["flops_basis"] == "estimated_6nd"
-    assert pythia["train_flops"] == pytest.approx(6 * 7.0e7 * 3.0e11)
-    gpt2 = rows.filter(rows["model_id"] == "gpt2").row(0, named=True)
-    assert gpt2["flops_basis"] == "missing" and gpt2["train_flops"] is None
+def test_the_sensor_is_stopped_by_default_and_runs_a_named_job():
+    assert new_models.default_status == dg.DefaultSensorStatus.STOPPED
+    assert new_models.job_name == EVALUATION_JOB == "evaluate_model"
+    assert defs.resolve_job_def(EVALUATION_JOB).partitions_def is not None
+    automation = defs.resolve_sensor_def("emergence_automation")
+    assert automation.default_status == dg.DefaultSensorStatus.RUNNING

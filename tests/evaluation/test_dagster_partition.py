@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from assets.definitions import defs
-from assets.evaluations import registry_partitions
+from assets.evaluations import EVALUATION_JOB, registry_partitions
 
 pytestmark = pytest.mark.slow
 
@@ -26,17 +26,20 @@ def _registry(path: Path, entries: str) -> None:
     path.write_text("models:\n" + entries)
 
 
-def _run(instance: dg.DagsterInstance, partition: str):
-    job = defs.resolve_implicit_global_asset_job_def()
+def _run(instance: dg.DagsterInstance, partition: str, config: dict | None = None):
+    """The sensor's job, as the daemon would launch it (run config overrides the registry)."""
+    job = defs.resolve_job_def(EVALUATION_JOB)
     return job.execute_in_process(
         instance=instance,
         partition_key=partition,
-        asset_selection=[dg.AssetKey("fresh_evaluation"), dg.AssetKey("fresh_results")],
-        run_config={
-            "ops": {"fresh_evaluation": {"config": {"tasks": [TASK], "limit": 8, "shots": 2}}}
-        },
+        run_config={"ops": {"fresh_evaluation": {"config": config or {}}}},
         raise_on_error=False,
     )
+
+
+def _log_lines(instance: dg.DagsterInstance, result) -> list[str]:
+    """What `context.log` wrote during the run (the Dagster log a user reads)."""
+    return [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None]
 
 
 @pytest.fixture
@@ -53,7 +56,9 @@ def test_registry_model_is_evaluated_into_the_warehouse(
     registry = tmp_path / "models.yaml"
     _registry(
         registry,
-        f"  - {{id: tiny-gpt2, family: Tiny, weights: '{trained_model_dir}', train_tokens: 1.0e+9, source: built in the test}}\n",
+        f"  - {{id: tiny-gpt2, family: Tiny, weights: '{trained_model_dir}', train_tokens: 1.0e+9, "
+        f"tasks: ['{TASK}'], limit: 8, shots: 2, dtype: float32, device: cpu, "
+        "source: built in the test}\n",
     )
     monkeypatch.setenv("EMERGENCE_REGISTRY", str(registry))
     instance = dg.DagsterInstance.ephemeral()
@@ -65,9 +70,12 @@ def test_registry_model_is_evaluated_into_the_warehouse(
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert _requested(first) == set()  # nothing new: automation asks for nothing
 
-    result = _run(instance, "tiny-gpt2")
+    result = _run(instance, "tiny-gpt2")  # tasks, limit, shots, dtype, device: the entry's
 
-    assert result.success
+    assert result.success and result.dagster_run.job_name == "evaluate_model"
+    lines = _log_lines(instance, result)
+    assert "tiny-gpt2 @ main: 8 examples across 1 task, 2-shot, on cpu (float32)" in lines
+    assert any(line.startswith("tiny-gpt2: 8/8 examples (100%) across 1 task;") for line in lines)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         metrics = dict(
             con.sql(
@@ -92,6 +100,14 @@ def test_registry_model_is_evaluated_into_the_warehouse(
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     assert "emergence" in _requested(after)
 
+    # run config overrides the entry: 4 examples, and a second task
+    again = _run(
+        instance, "tiny-gpt2", {"limit": 4, "tasks": [TASK, "arithmetic/2_digit_addition"]}
+    )
+    assert again.success
+    lines = _log_lines(instance, again)
+    assert any(line.startswith("tiny-gpt2 @ main: 8 examples across 2 tasks") for line in lines)
+
 
 def _requested(result) -> set[str]:
     return {r.key.to_user_string() for r in result.results if r.true_subset.size}
@@ -99,10 +115,10 @@ def _requested(result) -> set[str]:
 
 def test_a_model_that_cannot_be_loaded_fails_only_its_partition(warehouse, tmp_path, monkeypatch):
     registry = tmp_path / "models.yaml"
-    _registry(
-        registry,
-        f"  - {{id: ghost, family: Ghost, weights: '{tmp_path / 'no-such-model'}', source: test}}\n",
-    )
+    broken = tmp_path / "broken-model"  # a model folder (the registry checks that) without weights
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    _registry(registry, f"  - {{id: ghost, family: Ghost, weights: '{broken}', source: test}}\n")
     monkeypatch.setenv("EMERGENCE_REGISTRY", str(registry))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(registry_partitions.name, ["ghost"])
@@ -114,6 +130,6 @@ def test_a_model_that_cannot_be_loaded_fails_only_its_partition(warehouse, tmp_p
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = str(failure.event_specific_data.error.message)
-    assert "ghost" in message and "no-such-model" in message
+    assert "ghost" in message and "broken-model" in message and "no weight files" in message
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM results").fetchone()[0] == before
