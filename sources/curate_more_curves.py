@@ -8,7 +8,7 @@ place that maps its labels onto the lake's model, task and metric ids; the value
 text, exactly as printed. `tests/test_more_curves.py` re-runs the mapping and checks that the
 committed CSVs match it cell for cell, so a hand edit that changes a number fails.
 
-    .venv/bin/python -m sources.curate_more_curves /path/to/table1_more_curves.csv
+    .venv/bin/python -m sources.curate_more_curves ../shared/literature/table1_more_curves.csv
 
 writes `sources/literature/results/{brown2020_gpt3_table_h1,kojima2022_zero_shot_cot,tay2022_dsi}.csv`.
 The GPT-3 175B arithmetic values of Table H.1 are not written there: `brown2020_gpt3.csv` already
@@ -24,7 +24,6 @@ from pathlib import Path
 
 from sources.paths import LITERATURE_DIR
 
-SHARED_FILE = Path("/work/shared/literature/table1_more_curves.csv")
 RESULT_HEADER = [
     "model_id",
     "task_id",
@@ -244,8 +243,9 @@ def write(rows_by_file: dict[str, list[dict]], directory: Path) -> None:
 
 
 def main(argv: list[str]) -> None:
-    shared = Path(argv[0]) if argv else SHARED_FILE
-    write(curated_rows(read_shared(shared)), LITERATURE_DIR / "results")
+    if len(argv) != 1:
+        raise SystemExit("usage: python -m sources.curate_more_curves <table1_more_curves.csv>")
+    write(curated_rows(read_shared(Path(argv[0]))), LITERATURE_DIR / "results")
 
 
 if __name__ == "__main__":
