@@ -7,7 +7,8 @@ import dagster as dg
 
 from checks.validation import ValidationError
 from sources.literature import LiteratureTables, display_path, read_literature
-from sources.obsscaling import COMMIT, REMOTE_FILES, fetch_obsscaling
+from sources.obsscaling import COMMIT
+from sources.obsscaling_post_training import ALL_REMOTE_FILES, fetch_obsscaling_with_post_training
 from sources.paths import literature_dir
 from sources.remote import ChecksumMismatch, RemoteUnavailable, sha256_of
 
@@ -63,7 +64,7 @@ def literature_files(context: dg.AssetExecutionContext) -> LiteratureTables:
 )
 def obsscaling_files(context: dg.AssetExecutionContext) -> RemoteFetch:
     try:
-        paths = fetch_obsscaling()
+        paths = fetch_obsscaling_with_post_training()
     except (RemoteUnavailable, ChecksumMismatch) as error:
         context.log.error(str(error))
         context.add_output_metadata({"status": "unavailable", "reason": str(error)})
@@ -71,8 +72,8 @@ def obsscaling_files(context: dg.AssetExecutionContext) -> RemoteFetch:
     context.add_output_metadata(
         {
             "status": "verified",
-            **{f"{name}_sha256": REMOTE_FILES[name].sha256 for name in paths},
-            **{f"{name}_url": dg.MetadataValue.url(REMOTE_FILES[name].url) for name in paths},
+            **{f"{name}_sha256": ALL_REMOTE_FILES[name].sha256 for name in paths},
+            **{f"{name}_url": dg.MetadataValue.url(ALL_REMOTE_FILES[name].url) for name in paths},
         }
     )
     return RemoteFetch(paths=paths)

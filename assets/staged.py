@@ -8,7 +8,7 @@ import dagster as dg
 from assets.raw import RemoteFetch
 from checks.validation import ValidationError
 from sources.literature import LiteratureTables
-from sources.obsscaling import read_obsscaling
+from sources.obsscaling_post_training import read_obsscaling_with_post_training
 from sources.staging import StagedLake, stage_lake
 
 GROUP = "staged"
@@ -33,7 +33,7 @@ def staged_lake(
     parse_problems = []
     if obsscaling_files.paths is not None:
         try:
-            obsscaling = read_obsscaling(obsscaling_files.paths)
+            obsscaling = read_obsscaling_with_post_training(obsscaling_files.paths)
         except ValidationError as error:
             parse_problems = error.problems
     staged = stage_lake(literature_files, obsscaling, parse_problems=parse_problems, strict=False)

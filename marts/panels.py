@@ -158,14 +158,14 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2h_wic",
         "Figure 2H · Word in Context (WiC)",
-        "WiC (SuperGLUE), one-shot, accuracy (%) — PaLM",
+        "WiC (SuperGLUE), one-shot, accuracy (%) — PaLM, GPT-3",
         "Accuracy (%)",
         "wic",
         "accuracy",
         1,
         notes=(
-            "GPT-3 one-shot WiC per size is not in a printed table (its zero-shot row is 0.00, a format failure); "
-            "Chinchilla WiC is figure-only.",
+            "GPT-3 one-shot WiC per size: Brown et al. Table H.1 (dev set); its zero-shot row is 0.00 for every "
+            "size, a format failure, so it is not drawn. Chinchilla WiC is figure-only.",
         ),
     ),
     Panel(

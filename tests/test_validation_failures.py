@@ -502,7 +502,7 @@ CASES = [
     Case(
         "unknown unit",
         TASK_METRICS,
-        change(TASK_METRICS, {"task_id": "wic", "metric": "accuracy"}, unit="percents"),
+        change(TASK_METRICS, {"task_id": "strategyqa", "metric": "accuracy"}, unit="percents"),
         "unit",
         ("found 'percents'; expected one of ['percent', 'bleu', 'nats', 'nats_per_token']",),
     ),
