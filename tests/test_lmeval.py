@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -408,3 +409,38 @@ def test_dropin_folder_arrives_and_a_bad_file_changes_nothing(tmp_path, monkeypa
 
 def test_dropin_default_folder_holds_no_results():
     assert read_dropin(lmeval.DROPIN_DIR) == []
+
+
+# --- the README section's examples are real ---
+
+
+def _readme_section() -> str:
+    readme = (lmeval.PROJECT_ROOT / "README.md").read_text()
+    start = readme.index("### lm-evaluation-harness results")
+    return readme[start : readme.index("\n### ", start + 1)]
+
+
+def test_readme_query_shows_accuracy_by_step(lake_run):
+    [query] = re.findall(r"```sql\n(.*?)```", _readme_section(), flags=re.S)
+    with _connect(lake_run) as con:
+        rows = con.sql(query).fetchall()
+    steps = [r[1] for r in rows if r[0] == "Pythia 12B"]
+    assert len(steps) == 27 and steps == sorted(steps) and steps[-1] == 143000
+
+
+def test_readme_error_example_is_what_the_reader_says(tmp_path):
+    [example] = re.findall(
+        r"```\n(sources/lm_eval_results/.*?)\n```", _readme_section(), flags=re.S
+    )
+    _write(
+        tmp_path / "my-run" / "results.json",
+        _v03(
+            "pretrained=EleutherAI/pythia-160m,revision=step3000",
+            {"hellaswag": {"acc": 0.31}, "arc_easy": {"acc": 0.43}},
+        ),
+    )
+    with pytest.raises(ValidationError) as error:
+        _read(tmp_path)
+    assert str(error.value).splitlines()[1] == example.replace(
+        "sources/lm_eval_results", str(tmp_path)
+    )
