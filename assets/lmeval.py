@@ -13,14 +13,23 @@ from assets.metadata import table_metadata
 from assets.resources import Warehouse
 from assets.warehouse import WRITER_POOL
 from checks.validation import Problem, ValidationError
-from sources.lmeval import COMMIT, LmEvalTables, dropin_dir, read_dropin, read_lmeval, read_pinned
+from sources.lmeval import (
+    COMMIT,
+    LmEvalTables,
+    catalogue_only,
+    dropin_dir,
+    read_dropin,
+    read_lmeval,
+    read_pinned,
+)
 from sources.remote import ChecksumMismatch, RemoteUnavailable
 from warehouse.store import ensure_schema, replace_rows, transaction
 
 
 @dataclass(frozen=True)
 class LmEvalFetch:
-    """The source's frames, or why there are none: unavailable (warehouse rows kept) or problems."""
+    """The source's frames, or why there are none: unavailable (only the task catalogue; the
+    warehouse keeps its lm-eval rows) or problems (the warehouse is not written)."""
 
     tables: LmEvalTables | None
     unavailable_reason: str | None = None
@@ -51,7 +60,7 @@ def lmeval_files(context: dg.AssetExecutionContext):
         fetched = LmEvalFetch(read_lmeval(files))
     except (RemoteUnavailable, ChecksumMismatch) as error:
         context.log.error(str(error))
-        fetched = LmEvalFetch(None, unavailable_reason=str(error))
+        fetched = LmEvalFetch(catalogue_only(), unavailable_reason=str(error))
     except ValidationError as error:
         fetched = LmEvalFetch(None, problems=tuple(error.problems))
     tables = fetched.tables
@@ -88,7 +97,7 @@ def lmeval_files(context: dg.AssetExecutionContext):
     code_version="1",
 )
 def lmeval_examples(warehouse: Warehouse, lmeval_files: LmEvalFetch) -> dg.MaterializeResult:
-    if lmeval_files.tables is None:
+    if lmeval_files.tables is None or not lmeval_files.tables.complete:
         return dg.MaterializeResult(metadata={"written": False})  # previous rows kept
     frame = lmeval_files.tables.examples
     with warehouse.get_connection() as con:

@@ -25,7 +25,6 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -86,7 +85,6 @@ class Suites:
     models: pl.DataFrame  # the warehouse's models columns, with source_file/source_row
 
 
-@cache
 def load_suites(path: Path = SUITES_FILE) -> Suites:
     """Every model of every suite, keyed by the names lm-eval records as `pretrained=`."""
     document = yaml.safe_load(path.read_text())
@@ -162,7 +160,6 @@ class TaskCatalogue:
         return None
 
 
-@cache
 def load_tasks(path: Path = TASKS_FILE) -> TaskCatalogue:
     document = yaml.safe_load(path.read_text())
     label = _label(path)
@@ -705,6 +702,7 @@ class LmEvalTables:
     results: pl.DataFrame
     examples: pl.DataFrame
     files: int
+    complete: bool = True  # False: only the task catalogue (the files could not be had)
 
 
 RESULT_SCHEMA = {
@@ -781,4 +779,19 @@ def read_lmeval(
         results=pl.DataFrame(rows, schema=RESULT_SCHEMA),
         examples=examples_frame,
         files=len(files),
+    )
+
+
+def catalogue_only() -> LmEvalTables:
+    """The task catalogue without results, for when the pinned files cannot be had: the tasks stay
+    in the warehouse beside the lm-eval results kept from an earlier run."""
+    catalogue = load_tasks()
+    return LmEvalTables(
+        models=load_suites().models.clear(),
+        tasks=catalogue.tasks,
+        task_metrics=catalogue.task_metric_rows,
+        results=pl.DataFrame(schema=RESULT_SCHEMA),
+        examples=pl.DataFrame(schema=EXAMPLE_SCHEMA),
+        files=0,
+        complete=False,
     )

@@ -137,7 +137,7 @@ def stage_lake(
     if strict:
         raise_if_any(problems)
     origins = ("literature",) + (("obsscaling",) if obsscaling is not None else ())
-    origins += ("lmeval",) if lmeval is not None else ()
+    origins += ("lmeval",) if lmeval is not None and lmeval.complete else ()
     return StagedLake(**frames, problems=tuple(problems), origins=origins)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -444,3 +445,64 @@ def test_readme_error_example_is_what_the_reader_says(tmp_path):
     assert str(error.value).splitlines()[1] == example.replace(
         "sources/lm_eval_results", str(tmp_path)
     )
+
+
+def test_a_bad_sample_line_is_named_by_file_and_line(tmp_path):
+    run = tmp_path / "run"
+    _write(
+        run / "results_2024-01-01T00-00-00.json",
+        {
+            "results": {"piqa": {"acc,none": 0.6}},
+            "configs": {"piqa": {"num_fewshot": 0}},
+            "config": {"model_args": "pretrained=EleutherAI/pythia-70m"},
+        },
+    )
+    good = {"doc_id": 0, "target": 1, "filtered_resps": [[-1.0, False], [-0.5, True]], "acc": 1.0}
+    _write(
+        run / "samples_piqa_2024-01-01T00-00-00.jsonl",
+        json.dumps(good) + '\n{"doc_id": 1, "target": \n',
+    )
+    with pytest.raises(ValidationError) as error:
+        _read(tmp_path)
+    [problem] = error.value.problems
+    assert problem.file.endswith("samples_piqa_2024-01-01T00-00-00.jsonl") and problem.row == 2
+
+
+def test_tampered_upstream_fails_the_check_and_keeps_the_warehouse(tmp_path, monkeypatch, mirror):
+    few = [r for r in pinned_remote_files() if "/bloom/" in r.url][:2]
+    monkeypatch.setattr(lmeval, "pinned_remote_files", lambda: few)
+    monkeypatch.setenv("EMERGENCE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("EMERGENCE_MIRROR", str(mirror))
+    monkeypatch.setenv("EMERGENCE_LMEVAL", str(tmp_path / "empty"))
+    assert _materialise(tmp_path / "data").success
+    db = tmp_path / "data" / "emergence.duckdb"
+    query = (
+        "SELECT source_sha256, count(*) FROM results WHERE origin = 'lmeval' GROUP BY 1 ORDER BY 1"
+    )
+    with duckdb.connect(str(db), read_only=True) as con:
+        before = con.execute(query).fetchall()
+    assert [sha for sha, _ in before] == sorted(r.sha256 for r in few)
+
+    fake = tmp_path / "mirror"
+    for remote in few:
+        (fake / remote.mirror_path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(mirror / remote.mirror_path, fake / remote.mirror_path)
+    target = fake / few[1].mirror_path
+    target.write_bytes(target.read_bytes().replace(b"0.", b"0.9", 1))
+    shutil.rmtree(tmp_path / "data" / "raw")  # no verified cached copy to fall back on
+    monkeypatch.setenv("EMERGENCE_MIRROR", str(fake))
+    result = _materialise(tmp_path / "data")
+    [check] = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.event_specific_data.asset_check_key.name == "lmeval_available"
+    ]
+    assert not check.passed and "does not match the pinned" in check.description
+    assert str(target) in check.description
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(query).fetchall() == before
+        dangling = (
+            "SELECT count(*) FROM results LEFT JOIN tasks t USING (task_id) WHERE t.task_id IS NULL"
+        )
+        assert con.execute(dangling).fetchone() == (0,)  # the catalogue stays beside the kept rows

@@ -7,6 +7,7 @@
 --   bleu         0..100 (sacreBLEU corpus score)
 --   nats         a (negative) log-probability summed over the target tokens, averaged over examples
 --   nats_per_token   mean per-token cross-entropy of the target (>= 0)
+--   perplexity   exp(-mean log-likelihood of the target) as lm-evaluation-harness reports it (>= 1, lower is better)
 
 CREATE TABLE IF NOT EXISTS models (
     model_id            VARCHAR PRIMARY KEY, -- 'gpt3-175b', 'palm-540b', or a Hugging Face id 'EleutherAI/pythia-70m-deduped'
