@@ -10,7 +10,7 @@ Two ways in, read the same way:
   `$EMERGENCE_LMEVAL`): v0.3 single results JSONs and v0.4 `results_<timestamp>.json` with their
   `samples_<task>_<timestamp>.jsonl` per-sample logs.
 
-Task names map onto the lake's tasks through `sources/lmeval_tasks.yaml` and models onto their
+Task names map onto the lake's tasks through `sources/lmeval_tasks.yaml` (sources/lmeval_tasks.py) and models onto their
 scale through `sources/suites.yaml`; a checkpoint revision `step<N>` becomes checkpoint_step N,
 tokens seen N × tokens per step and 6·N·tokens seen FLOPs. Every problem is a `Problem` naming the
 file, the JSON path and what was expected; nothing is returned when there is one.
@@ -28,22 +28,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-import yaml
 
 from checks.schemas import SCHEMAS
 from checks.validation import Problem, raise_if_any, schema_problems
-from sources.paths import PROJECT_ROOT, SOURCES_DIR
+from sources.literature import display_path
+from sources.lmeval_tasks import TaskCatalogue, load_tasks
+from sources.paths import SOURCES_DIR
 from sources.remote import RemoteFile, fetch
+from sources.suites import ORIGIN, SuiteModel, Suites, load_suites
 
 COMMIT = "a19eecb807ec2c79a39ebf18108816e6ffffc1d5"
 BASE_URL = f"https://raw.githubusercontent.com/EleutherAI/pythia/{COMMIT}"
 PINNED_SUMS = SOURCES_DIR / "pinned" / "pythia_evals.sha256"
-SUITES_FILE = SOURCES_DIR / "suites.yaml"
-TASKS_FILE = SOURCES_DIR / "lmeval_tasks.yaml"
 DROPIN_DIR = SOURCES_DIR / "lm_eval_results"
 PYTHIA_CITATION = "Biderman et al. 2023 (Pythia), evals/ (lm-evaluation-harness)"
 DROPIN_CITATION = "lm-evaluation-harness results (drop-in)"
-ORIGIN = "lmeval"
 _STEP = re.compile(r"^step(\d+)$")
 _SAMPLES = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>[^_]+)\.jsonl$")
 _RESULTS_V04 = re.compile(r"^results_(?P<stamp>.+)\.json$")
@@ -57,187 +56,6 @@ def dropin_dir() -> Path:
     """Where a user drops lm-eval output (EMERGENCE_LMEVAL, default sources/lm_eval_results)."""
     override = os.environ.get("EMERGENCE_LMEVAL")
     return Path(override).resolve() if override else DROPIN_DIR
-
-
-def _label(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
-
-
-# --- the two registries: suites (model scale) and tasks (lm-eval name -> lake task) ---
-
-
-@dataclass(frozen=True)
-class SuiteModel:
-    model_id: str
-    family: str
-    params: float
-    train_tokens: float | None
-    tokens_per_step: float | None
-    final_step: int | None
-
-
-@dataclass(frozen=True)
-class Suites:
-    by_hub_id: dict[str, SuiteModel]
-    models: pl.DataFrame  # the warehouse's models columns, with source_file/source_row
-
-
-def load_suites(path: Path = SUITES_FILE) -> Suites:
-    """Every model of every suite, keyed by the names lm-eval records as `pretrained=`."""
-    document = yaml.safe_load(path.read_text())
-    by_hub_id: dict[str, SuiteModel] = {}
-    rows = []
-    for suite in document["suites"]:
-        for entry in suite["models"]:
-            tokens = entry.get("train_tokens", suite.get("train_tokens"))
-            model = SuiteModel(
-                entry["id"],
-                suite["family"],
-                float(entry["params"]),
-                float(tokens) if tokens is not None else None,
-                suite.get("tokens_per_step"),
-                suite.get("final_step"),
-            )
-            for hub_id in entry["hub_ids"]:
-                by_hub_id[hub_id] = model
-            flops = 6.0 * model.params * model.train_tokens if model.train_tokens else None
-            rows.append(
-                {
-                    "model_id": model.model_id,
-                    "family": model.family,
-                    "label": entry["label"],
-                    "params": model.params,
-                    "train_tokens": model.train_tokens,
-                    "train_flops": flops,
-                    "flops_basis": "estimated_6nd" if flops else "missing",
-                    "flops_printed_by_wei": None,
-                    "weights": entry["hub_ids"][-1],
-                    "revision": None,
-                    "origin": ORIGIN,
-                    "source": " ".join(str(entry.get("source", suite["source"])).split()),
-                    "note": "train_flops = 6·N·D (estimated)" if flops else None,
-                    "source_file": _label(path),
-                    "source_row": None,
-                }
-            )
-    return Suites(by_hub_id, pl.DataFrame(rows, infer_schema_length=None))
-
-
-@dataclass(frozen=True)
-class MetricMap:
-    metric: str
-    unit: str
-    scale: float
-
-
-@dataclass(frozen=True)
-class TaskCatalogue:
-    task_ids: dict[str, str]  # lm-eval task name -> lake task_id
-    task_metrics: dict[str, frozenset[str]]  # lake task_id -> declared metrics
-    metrics: dict[str, MetricMap]  # lm-eval metric key -> lake metric
-    skipped_exact: frozenset[str]
-    skipped_prefixes: tuple[str, ...]
-    mmlu_prefixes: tuple[str, ...]
-    mmlu_subjects: frozenset[str]
-    mmlu_task_id: str
-    mmlu_mean_metrics: tuple[str, ...]
-    tasks: pl.DataFrame
-    task_metric_rows: pl.DataFrame
-
-    def lake_task(self, name: str) -> str | None:
-        """The lake's task for an lm-eval task name; '' when skipped; None when unknown."""
-        if name in self.task_ids:
-            return self.task_ids[name]
-        if name in self.skipped_exact or name.startswith(self.skipped_prefixes):
-            return ""
-        for prefix in self.mmlu_prefixes:
-            subject = name.removeprefix(prefix)
-            if name.startswith(prefix) and subject in self.mmlu_subjects:
-                return f"{self.mmlu_task_id}/{subject}"
-        return None
-
-
-def load_tasks(path: Path = TASKS_FILE) -> TaskCatalogue:
-    document = yaml.safe_load(path.read_text())
-    label = _label(path)
-    metrics = {
-        k: MetricMap(v["metric"], v["unit"], float(v["scale"]))
-        for k, v in document["metrics"].items()
-    }
-    direction = {v["metric"]: v["higher_is_better"] for v in document["metrics"].values()}
-    units = {v["metric"]: v["unit"] for v in document["metrics"].values()}
-    tasks, task_metrics, task_ids, declared = [], [], {}, {}
-
-    def add_task(task_id, name, suite, preferred, description, source, levels: dict) -> None:
-        tasks.append(
-            {
-                "task_id": task_id,
-                "name": name,
-                "suite": suite,
-                "figure_panel": None,
-                "preferred_metric": preferred,
-                "variant_of": None,
-                "description": description,
-                "source": source,
-                "source_file": label,
-                "source_row": None,
-            }
-        )
-        declared[task_id] = frozenset(levels)
-        for metric, level in levels.items():
-            task_metrics.append(
-                {
-                    "task_id": task_id,
-                    "metric": metric,
-                    "unit": units[metric],
-                    "higher_is_better": direction[metric],
-                    "random_level": level["random_level"],
-                    "random_source": level["random_source"],
-                    "source_file": label,
-                    "source_row": None,
-                }
-            )
-
-    for task in document["tasks"]:
-        task_ids[task["lm_eval"]] = task["task_id"]
-        add_task(
-            task["task_id"],
-            task["name"],
-            task["suite"],
-            task["preferred_metric"],
-            task["description"],
-            task["source"],
-            task["metrics"],
-        )
-    mmlu = document["mmlu"]
-    subject_level = {"random_level": mmlu["random_level"], "random_source": mmlu["random_source"]}
-    for subject in mmlu["subjects"]:
-        add_task(
-            f"{mmlu['task_id']}/{subject}",
-            f"MMLU: {subject.replace('_', ' ')}",
-            "MMLU",
-            "accuracy",
-            f"MMLU subject {subject} (4-way multiple choice); the lake's mmlu is the mean of the 57",
-            mmlu["source"].format(subject=subject),
-            {"accuracy": subject_level, "accuracy_norm": subject_level},
-        )
-    skipped = [s["lm_eval"] for s in document["skipped"]]
-    return TaskCatalogue(
-        task_ids=task_ids,
-        task_metrics=declared,
-        metrics=metrics,
-        skipped_exact=frozenset(s for s in skipped if not s.endswith("*")),
-        skipped_prefixes=tuple(s[:-1] for s in skipped if s.endswith("*")),
-        mmlu_prefixes=tuple(mmlu["prefixes"]),
-        mmlu_subjects=frozenset(mmlu["subjects"]),
-        mmlu_task_id=mmlu["task_id"],
-        mmlu_mean_metrics=tuple(mmlu["mean_metrics"]),
-        tasks=pl.DataFrame(tasks, infer_schema_length=None),
-        task_metric_rows=pl.DataFrame(task_metrics, infer_schema_length=None),
-    )
 
 
 # --- the files: pinned remote and drop-in ---
@@ -297,7 +115,7 @@ def read_dropin(directory: Path | None = None) -> list[ResultsFile]:
         samples = samples_by_run.get((path.parent, stamp["stamp"]), []) if stamp else []
         files.append(
             ResultsFile(
-                _label(path),
+                display_path(path),
                 data,
                 hashlib.sha256(data).hexdigest(),
                 None,
@@ -603,7 +421,7 @@ def parse_samples(
 ) -> tuple[list[dict], list[Problem]]:
     """Per-example rows of one `samples_<task>_<timestamp>.jsonl`: prediction, correctness and the
     target's log-likelihood where the harness logged one, so the example can be re-scored later."""
-    label = _label(path)
+    label = display_path(path)
     task = _SAMPLES.match(path.name)["task"]
     task_id = catalogue.lake_task(task)
     if task_id == "":

@@ -25,6 +25,7 @@ from sources.lmeval import (
     read_lmeval,
     read_pinned,
 )
+from sources.paths import PROJECT_ROOT, SOURCES_DIR
 from sources.remote import ChecksumMismatch
 
 SUBJECTS = sorted(load_tasks().mmlu_subjects)
@@ -416,7 +417,7 @@ def test_dropin_default_folder_holds_no_results():
 
 
 def _readme_section() -> str:
-    readme = (lmeval.PROJECT_ROOT / "README.md").read_text()
+    readme = (PROJECT_ROOT / "README.md").read_text()
     start = readme.index("### lm-evaluation-harness results")
     return readme[start : readme.index("\n### ", start + 1)]
 
@@ -506,3 +507,20 @@ def test_tampered_upstream_fails_the_check_and_keeps_the_warehouse(tmp_path, mon
             "SELECT count(*) FROM results LEFT JOIN tasks t USING (task_id) WHERE t.task_id IS NULL"
         )
         assert con.execute(dangling).fetchone() == (0,)  # the catalogue stays beside the kept rows
+
+
+def test_a_bad_suites_entry_is_named(tmp_path):
+    from sources.suites import load_suites
+
+    good = (SOURCES_DIR / "suites.yaml").read_text()
+    missing = tmp_path / "suites.yaml"
+    missing.write_text(good.replace("label: OPT 350M, params: 350.0e+6, ", "label: OPT 350M, "))
+    with pytest.raises(ValidationError) as error:
+        load_suites(missing)
+    [problem] = error.value.problems
+    assert (problem.column, problem.found) == ("suites[2].models[1]", "no field 'params'")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("suites:\n  - suite: x\n    models: [\n")
+    with pytest.raises(ValidationError) as error:
+        load_suites(broken)
+    assert error.value.problems[0].row == 4 and "malformed YAML" in error.value.problems[0].found
