@@ -15,6 +15,7 @@ from assets.evaluations import (
     registry_job,
     registry_refresh,
 )
+from assets.lmeval import LMEVAL_ASSETS
 from assets.raw import literature_files, obsscaling_files
 from assets.resources import Warehouse
 from assets.staged import staged_lake
@@ -24,6 +25,7 @@ from checks.asset_checks import ASSET_CHECKS
 LAKE_ASSETS = [
     literature_files,
     obsscaling_files,
+    *LMEVAL_ASSETS,
     model_registry,
     staged_lake,
     warehouse_tables,

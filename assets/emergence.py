@@ -31,7 +31,10 @@ GROUP = "emergence"
 def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         ensure_schema(con)
-        results = read_frame(con, "SELECT * FROM results_with_scale")
+        # size axis: released models only, never an intermediate training checkpoint (lm-eval)
+        results = read_frame(
+            con, "SELECT * FROM results_with_scale WHERE final_checkpoint IS NOT FALSE"
+        )
         table1 = read_frame(con, "SELECT * FROM table1")
         frame = compute_emergence(results, table1)
         with transaction(con):

@@ -5,6 +5,7 @@ The blocking asset checks in checks/asset_checks.py read `problems` and stop the
 
 import dagster as dg
 
+from assets.lmeval import LmEvalFetch
 from assets.raw import RemoteFetch
 from checks.validation import ValidationError
 from sources.literature import LiteratureTables
@@ -28,6 +29,7 @@ def staged_lake(
     context: dg.AssetExecutionContext,
     literature_files: LiteratureTables,
     obsscaling_files: RemoteFetch,
+    lmeval_files: LmEvalFetch,
 ) -> StagedLake:
     obsscaling = None
     parse_problems = []
@@ -36,7 +38,15 @@ def staged_lake(
             obsscaling = read_obsscaling_with_post_training(obsscaling_files.paths)
         except ValidationError as error:
             parse_problems = error.problems
-    staged = stage_lake(literature_files, obsscaling, parse_problems=parse_problems, strict=False)
+    # a bad lm-eval file blocks the warehouse like a bad cell in any other source
+    parse_problems = [*parse_problems, *lmeval_files.problems]
+    staged = stage_lake(
+        literature_files,
+        obsscaling,
+        lmeval_files.tables,
+        parse_problems=parse_problems,
+        strict=False,
+    )
     context.add_output_metadata(
         {
             **{f"rows_{k}": v for k, v in staged.row_counts().items()},

@@ -20,6 +20,7 @@ UNIT_RANGES: dict[str, tuple[float | None, float | None]] = {
     "bleu": (0.0, 100.0),
     "nats": (None, 0.0),
     "nats_per_token": (0.0, None),
+    "perplexity": (1.0, None),
 }
 # Units a results file may use, and how they become the metric's declared unit.
 UNIT_CONVERSIONS: dict[tuple[str, str], float] = {("fraction", "percent"): 100.0}

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pandera.polars as pa
 
 PROMPTING_METHODS = ["standard", "chain_of_thought"]
-UNITS = ["percent", "bleu", "nats", "nats_per_token"]
-ORIGINS = ["literature", "obsscaling", "fresh"]
-MODEL_ORIGINS = ["literature", "obsscaling", "registry"]
+UNITS = ["percent", "bleu", "nats", "nats_per_token", "perplexity"]
+ORIGINS = ["literature", "obsscaling", "fresh", "lmeval"]
+MODEL_ORIGINS = ["literature", "obsscaling", "registry", "lmeval"]
 FLOPS_BASES = ["published", "printed_by_wei", "estimated_6nd", "hardware_estimate", "missing"]
 
 # Plausible ranges (inclusive). A 1M-parameter model is the smallest anyone plots; 10T the largest.
@@ -99,6 +99,15 @@ class ResultsSchema(pa.DataFrameModel):
     in_wei_figure: bool
     trust: str = pa.Field(nullable=True)
     note: str = pa.Field(nullable=True)
+    # lm-eval checkpoints and provenance (sources/lmeval.py); optional: other sources leave them out
+    value_stderr: float | None = pa.Field(nullable=True, ge=0)
+    checkpoint_step: int | None = pa.Field(nullable=True, ge=0)
+    tokens_seen: float | None = pa.Field(nullable=True, ge=0)
+    checkpoint_flops: float | None = pa.Field(nullable=True, ge=0)
+    checkpoint_flops_basis: str | None = pa.Field(nullable=True, isin=["estimated_6nd"])
+    final_checkpoint: bool | None = pa.Field(nullable=True)
+    source_commit: str | None = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{40}$")
+    source_sha256: str | None = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{64}$")
 
     class Config:
         strict = True
@@ -147,6 +156,27 @@ class EvalExamplesSchema(pa.DataFrameModel):
         unique = ["run_id", "task_id", "example_idx"]
 
 
+class LmEvalExamplesSchema(pa.DataFrameModel):
+    model_id: str
+    task_id: str
+    shots: int = pa.Field(nullable=True, ge=0)
+    checkpoint_step: int = pa.Field(nullable=True, ge=0)
+    example_idx: int = pa.Field(ge=0)
+    prompt_hash: str = pa.Field(nullable=True)
+    target: str = pa.Field(nullable=True)
+    prediction: str = pa.Field(nullable=True)
+    correct: bool = pa.Field(nullable=True)
+    target_logprob: float = pa.Field(nullable=True, le=0)
+    results_file: str
+    source_file: str
+    source_row: int = pa.Field(ge=1)
+    source_sha256: str = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+
+    class Config:
+        strict = False  # choice_logprobs is a list column; checked by type in DuckDB
+        unique = ["results_file", "task_id", "example_idx"]
+
+
 SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "models": ModelsSchema,
     "tasks": TasksSchema,
@@ -154,4 +184,5 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "results": ResultsSchema,
     "table1": Table1Schema,
     "eval_examples": EvalExamplesSchema,
+    "lmeval_examples": LmEvalExamplesSchema,
 }

@@ -18,6 +18,7 @@ from checks.rules import (
 from checks.schemas import SCHEMAS
 from checks.validation import Problem, raise_if_any, schema_problems
 from sources.literature import LiteratureTables
+from sources.lmeval import LmEvalTables
 from sources.obsscaling import ObsScalingTables
 
 
@@ -62,6 +63,16 @@ FILE_COLUMNS = {
 }
 
 
+def _with_optional_columns(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    """Optional schema columns (lm-eval checkpoints, provenance) as nulls where no source gave them."""
+    columns = SCHEMAS[table].to_schema().columns
+    return frame.with_columns(
+        pl.lit(None, dtype=c.dtype.type).alias(name)
+        for name, c in columns.items()
+        if not c.required and name not in frame.columns
+    )
+
+
 def _tag(problems: list[Problem], rule: str) -> list[Problem]:
     return [replace(p, rule=rule) for p in problems]
 
@@ -69,6 +80,7 @@ def _tag(problems: list[Problem], rule: str) -> list[Problem]:
 def stage_lake(
     literature: LiteratureTables,
     obsscaling: ObsScalingTables | None = None,
+    lmeval: LmEvalTables | None = None,
     *,
     extra_models: pl.DataFrame | None = None,
     parse_problems: list[Problem] = (),
@@ -84,16 +96,28 @@ def stage_lake(
             literature.models,
             *(obsscaling and [obsscaling.models] or []),
             *([extra_models] if extra_models is not None else []),
+            *([lmeval.models] if lmeval is not None else []),
         ]
     )
     models = with_flops_consistency(models)
-    results = _concat([literature.results, *(obsscaling and [obsscaling.results] or [])])
-    results, unit_problems = normalise_units(results, literature.task_metrics)
+    tasks = _concat([literature.tasks, *([lmeval.tasks] if lmeval is not None else [])])
+    task_metrics = _concat(
+        [literature.task_metrics, *([lmeval.task_metrics] if lmeval is not None else [])]
+    )
+    results = _concat(
+        [
+            literature.results,
+            *(obsscaling and [obsscaling.results] or []),
+            *([lmeval.results] if lmeval is not None else []),
+        ]
+    )
+    results = _with_optional_columns(results, "results")
+    results, unit_problems = normalise_units(results, task_metrics)
     problems = _tag(list(parse_problems), "parse") + _tag(unit_problems, "units")
     frames = {
         "models": models,
-        "tasks": literature.tasks,
-        "task_metrics": literature.task_metrics,
+        "tasks": tasks,
+        "task_metrics": task_metrics,
         "results": results,
         "table1": literature.table1,
     }
@@ -104,15 +128,16 @@ def stage_lake(
         )
     problems += _tag(
         flops_basis_problems(models)
-        + catalogue_problems(literature.tasks, literature.task_metrics)
-        + table1_problems(literature.table1, literature.task_metrics),
+        + catalogue_problems(tasks, task_metrics)
+        + table1_problems(literature.table1, task_metrics),
         "catalogue",
     )
-    problems += _tag(reference_problems(results, models, literature.task_metrics), "references")
+    problems += _tag(reference_problems(results, models, task_metrics), "references")
     problems += _tag(range_problems(results), "units")
     if strict:
         raise_if_any(problems)
-    origins = ("literature", "obsscaling") if obsscaling is not None else ("literature",)
+    origins = ("literature",) + (("obsscaling",) if obsscaling is not None else ())
+    origins += ("lmeval",) if lmeval is not None and lmeval.complete else ()
     return StagedLake(**frames, problems=tuple(problems), origins=origins)
 
 

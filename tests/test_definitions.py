@@ -43,7 +43,7 @@ def test_assets_are_grouped_by_layer():
 def test_layers_depend_in_order():
     graph = _graph()
     parents = lambda name: {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys}  # noqa: E731
-    assert parents("staged_lake") == {"literature_files", "obsscaling_files"}
+    assert parents("staged_lake") == {"literature_files", "obsscaling_files", "lmeval_files"}
     assert parents("results") == {"staged_lake"}
     assert {"results", "models", "table1", "task_metrics"} <= parents("emergence")
     assert parents("chart_fig2g_mmlu") == {"emergence"}

@@ -20,6 +20,7 @@ UP_TO_WAREHOUSE = [
     for k in (
         "literature_files",
         "obsscaling_files",
+        "lmeval_files",
         "staged_lake",
         "models",
         "tasks",

@@ -504,7 +504,9 @@ CASES = [
         TASK_METRICS,
         change(TASK_METRICS, {"task_id": "strategyqa", "metric": "accuracy"}, unit="percents"),
         "unit",
-        ("found 'percents'; expected one of ['percent', 'bleu', 'nats', 'nats_per_token']",),
+        (
+            "found 'percents'; expected one of ['percent', 'bleu', 'nats', 'nats_per_token', 'perplexity']",
+        ),
     ),
     Case(
         "higher_is_better 'maybe'",

@@ -7,6 +7,7 @@
 --   bleu         0..100 (sacreBLEU corpus score)
 --   nats         a (negative) log-probability summed over the target tokens, averaged over examples
 --   nats_per_token   mean per-token cross-entropy of the target (>= 0)
+--   perplexity   exp(-mean log-likelihood of the target) as lm-evaluation-harness reports it (>= 1, lower is better)
 
 CREATE TABLE IF NOT EXISTS models (
     model_id            VARCHAR PRIMARY KEY, -- 'gpt3-175b', 'palm-540b', or a Hugging Face id 'EleutherAI/pythia-70m-deduped'
@@ -65,6 +66,14 @@ CREATE TABLE IF NOT EXISTS results (
     in_wei_figure       BOOLEAN NOT NULL,    -- the point is part of the series Wei et al. plot
     trust               VARCHAR,             -- literature: how directly the value was read (high | medium | ...)
     note                VARCHAR,
+    value_stderr        DOUBLE,              -- standard error of `value` as the source reports it (same unit); NULL when not given
+    checkpoint_step     INTEGER,             -- training step of the checkpoint evaluated (lm-eval revision 'step<N>'); NULL = the released model
+    tokens_seen         DOUBLE,              -- checkpoint_step x the suite's tokens per step (sources/suites.yaml)
+    checkpoint_flops    DOUBLE,              -- training compute at the checkpoint: 6 * params * tokens_seen
+    checkpoint_flops_basis VARCHAR,          -- estimated_6nd (the only basis so far)
+    final_checkpoint    BOOLEAN,             -- false for an intermediate checkpoint: size-axis series keep rows where this IS NOT FALSE
+    source_commit       VARCHAR,             -- commit of the upstream repository the file was read at, where pinned
+    source_sha256       VARCHAR,             -- sha256 of the source file's bytes
     PRIMARY KEY (model_id, task_id, setting, prompting, metric, citation)
 );
 
@@ -132,3 +141,35 @@ CREATE TABLE IF NOT EXISTS emergence (
     method              VARCHAR NOT NULL,
     note                VARCHAR
 );
+
+-- lm-evaluation-harness v0.4 per-sample logs (samples_<task>_<timestamp>.jsonl), kept so a result can
+-- be re-scored later. Not eval_examples: the harness logs no target token count and no log-likelihood
+-- for generated answers, which eval_examples requires.
+CREATE TABLE IF NOT EXISTS lmeval_examples (
+    model_id            VARCHAR NOT NULL,
+    task_id             VARCHAR NOT NULL,
+    shots               INTEGER,
+    checkpoint_step     INTEGER,             -- as in results; NULL = the released model
+    example_idx         INTEGER NOT NULL,    -- the harness's doc_id
+    prompt_hash         VARCHAR,             -- the harness's prompt_hash, where logged
+    target              VARCHAR,             -- the gold answer (an option index for multiple choice)
+    prediction          VARCHAR,             -- generated text, or the index of the most likely option; NULL for a single scored continuation
+    correct             BOOLEAN,             -- the sample's acc / exact_match = 1
+    target_logprob      DOUBLE,              -- log-likelihood of the gold continuation, nats, where logged
+    choice_logprobs     DOUBLE[],            -- multiple choice: log-likelihood of each option
+    results_file        VARCHAR NOT NULL,    -- the results_<timestamp>.json of the same run
+    source_file         VARCHAR NOT NULL,    -- the samples file
+    source_row          INTEGER NOT NULL,    -- its line
+    source_sha256       VARCHAR NOT NULL,
+    PRIMARY KEY (results_file, task_id, example_idx)
+);
+
+-- Columns added after a warehouse may already exist: CREATE TABLE IF NOT EXISTS does not add them.
+ALTER TABLE results ADD COLUMN IF NOT EXISTS value_stderr DOUBLE;
+ALTER TABLE results ADD COLUMN IF NOT EXISTS checkpoint_step INTEGER;
+ALTER TABLE results ADD COLUMN IF NOT EXISTS tokens_seen DOUBLE;
+ALTER TABLE results ADD COLUMN IF NOT EXISTS checkpoint_flops DOUBLE;
+ALTER TABLE results ADD COLUMN IF NOT EXISTS checkpoint_flops_basis VARCHAR;
+ALTER TABLE results ADD COLUMN IF NOT EXISTS final_checkpoint BOOLEAN;
+ALTER TABLE results ADD COLUMN IF NOT EXISTS source_commit VARCHAR;
+ALTER TABLE results ADD COLUMN IF NOT EXISTS source_sha256 VARCHAR;
