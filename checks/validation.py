@@ -8,13 +8,16 @@ to go on when there are any.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandera.polars as pa
 import polars as pl
 
-MAX_PROBLEMS_IN_MESSAGE = 25
+# A person reads the first problems and fixes them; past this many, a count says how many remain.
+MAX_PROBLEMS_SHOWN = 20
 
 
 @dataclass(frozen=True, order=True)
@@ -35,18 +38,28 @@ class Problem:
         return f"{where}: found {self.found}; expected {self.expected}"
 
 
+def in_reading_order(problems: Iterable[Problem]) -> list[Problem]:
+    """Each problem once, by file, then row, then column: the order a person fixes them in."""
+    return sorted(set(problems), key=lambda p: (p.file, p.row or 0, p.column or "", p.found))
+
+
+def problem_lines(problems: Iterable[Problem], limit: int = MAX_PROBLEMS_SHOWN) -> list[str]:
+    """One line per problem, in reading order, the last saying how many more were left out."""
+    ordered = in_reading_order(problems)
+    lines = [str(p) for p in ordered[:limit]]
+    if len(ordered) > limit:
+        lines.append(f"… and {len(ordered) - limit} more")
+    return lines
+
+
 class ValidationError(ValueError):
     """Raised with every problem found, before anything is written."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(set(problems), key=lambda p: (p.file, p.row or 0, p.column or ""))
-        shown = [str(p) for p in self.problems[:MAX_PROBLEMS_IN_MESSAGE]]
-        more = len(self.problems) - len(shown)
-        tail = f"\n... and {more} more" if more > 0 else ""
+        self.problems = in_reading_order(problems)
         super().__init__(
             f"{len(self.problems)} problem(s) in the input; nothing was written:\n"
-            + "\n".join(shown)
-            + tail
+            + "\n".join(problem_lines(self.problems))
         )
 
 
@@ -55,10 +68,21 @@ def raise_if_any(problems: list[Problem]) -> None:
         raise ValidationError(problems)
 
 
-def _show(value: object) -> str:
-    if value is None:
+def show_cell(value: object) -> str:
+    """What a message says was found: the value as Python writes it, or "an empty cell"."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return "an empty cell"
     return repr(value)
+
+
+def did_you_mean(value: object, known: Iterable[str]) -> str:
+    """ "; did you mean 'gpt3-175b'?" for the closest known id (to end an expectation), or ""."""
+    if not isinstance(value, str):
+        return ""
+    known = list(known)
+    same_but_case = [k for k in known if k.lower() == value.lower()]
+    matches = same_but_case or difflib.get_close_matches(value, known, n=1, cutoff=0.75)
+    return f"; did you mean {matches[0]!r}?" if matches else ""
 
 
 # --- parsing: every CSV is read as text first, so a bad cell is reported, not silently nulled ---
@@ -107,7 +131,7 @@ def cast_columns(
                     file_label or row["source_file"],
                     row["source_row"],
                     column,
-                    _show(row["cell"]),
+                    show_cell(row["cell"]),
                     _NUMBER_WORDS.get(dtype, str(dtype)),
                 )
             )
@@ -174,24 +198,39 @@ def schema_problems(
 def _failures_to_problems(
     failures: pl.DataFrame, frame: pl.DataFrame, schema: type[pa.DataFrameModel], table: str
 ) -> list[Problem]:
-    files = frame["source_file"].to_list() if "source_file" in frame.columns else None
-    rows = frame["source_row"].to_list() if "source_row" in frame.columns else None
+    """Pandera's failure cases, located by a join on the row index (no per-row lookups)."""
+    located = failures.with_columns(pl.col("index").cast(pl.Int64))
+    if {"source_file", "source_row"} <= set(frame.columns):
+        where = frame.select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("index"), "source_file", "source_row"
+        )
+        located = located.join(where, on="index", how="left")
+    else:
+        located = located.with_columns(
+            pl.lit(None, dtype=pl.String).alias("source_file"),
+            pl.lit(None, dtype=pl.Int64).alias("source_row"),
+        )
     key_columns = getattr(schema.Config, "unique", None)
     problems = []
-    for failure in failures.iter_rows(named=True):
-        index = failure.get("index")
+    for failure in located.iter_rows(named=True):
         column = failure.get("column")
         check = str(failure.get("check"))
         if column == schema.__name__ or failure.get("schema_context") == "DataFrameSchema":
             column = ", ".join(key_columns) if key_columns and "unique" in check else None
-        file = files[index] if files is not None and index is not None else table
-        row = rows[index] if rows is not None and index is not None else None
         found = failure.get("failure_case")
         if "unique" in check:
             found = "a duplicate of another row's key " + str(found)
         elif check == "not_nullable":
             found = "an empty cell"
         else:
-            found = _show(found)
-        problems.append(Problem(str(file), row, column, found, _expected_from_check(check)))
+            found = show_cell(found)
+        problems.append(
+            Problem(
+                str(failure["source_file"] or table),
+                failure["source_row"],
+                column,
+                found,
+                _expected_from_check(check),
+            )
+        )
     return problems

@@ -1,0 +1,326 @@
+"""Reading a CSV file as text cells, each record with the line it starts on, in one polars pass.
+
+Curated files are read as text so that a bad cell is reported, not silently nulled, and every row
+keeps the line of the file it came from (header = line 1; a quoted cell may span lines). Polars
+parses the cells; a vectorised scan of the bytes (numpy, in fixed-size blocks, so memory does not
+grow with the file) finds where each record starts and how many fields it has, which polars does
+not say (it pads a short record with nulls and turns a blank line into a row of nulls). When the
+two disagree, or polars refuses the file, Python's csv module reads it instead: slower, and exact.
+
+Hostile input stays harmless: a file larger than EMERGENCE_MAX_INPUT_MB is refused before it is
+read, a UTF-8 byte-order mark (Excel's "CSV UTF-8") is accepted, bytes that are not UTF-8 and NUL
+bytes are named with their line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from checks.validation import Problem
+
+MAX_INPUT_MB_VARIABLE = "EMERGENCE_MAX_INPUT_MB"
+# Reading a file costs about three times its size at the peak (bytes, parsed cells, typed copy);
+# 512 MB (~2.5M result rows) keeps one file within the lake's 2 GB budget.
+DEFAULT_MAX_INPUT_MB = 512.0
+BLOCK_BYTES = 16 << 20
+BOM = b"\xef\xbb\xbf"
+UNREADABLE_EXPECTED = "a UTF-8 comma-separated file with a header row"
+
+_QUOTE, _COMMA, _NEWLINE, _CR = ord('"'), ord(","), ord("\n"), ord("\r")
+
+
+def max_input_bytes() -> int:
+    """The largest input file the lake reads (EMERGENCE_MAX_INPUT_MB, default 512)."""
+    text = os.environ.get(MAX_INPUT_MB_VARIABLE, "").strip()
+    try:
+        megabytes = float(text) if text else DEFAULT_MAX_INPUT_MB
+    except ValueError:
+        megabytes = DEFAULT_MAX_INPUT_MB
+    return int(megabytes * 1024 * 1024)
+
+
+def size_problem(path: Path, label: str) -> Problem | None:
+    """A Problem when `path` is over the size limit: refused before a byte of it is parsed."""
+    size, limit = path.stat().st_size, max_input_bytes()
+    if size <= limit:
+        return None
+    return Problem(
+        label,
+        None,
+        None,
+        f"a file of {size / 2**20:,.1f} MB",
+        f"at most {limit / 2**20:,.1f} MB ({MAX_INPUT_MB_VARIABLE}; raise it where the machine "
+        "has about three times the file's size in free memory, or split the file)",
+    )
+
+
+@dataclass(frozen=True)
+class RecordLayout:
+    """Where each record (header included) starts and how many fields it has, from the bytes."""
+
+    start_lines: np.ndarray  # line each record starts on (1-based)
+    field_counts: np.ndarray  # commas outside quotes + 1
+    blank: np.ndarray  # an empty line (the csv module skips these)
+    newlines_inside: np.ndarray  # line breaks inside quoted cells
+    ends_in_quote: bool  # an unterminated quoted cell at the end of the file
+
+
+def scan_records(path: Path) -> RecordLayout:
+    """One pass over the file in BLOCK_BYTES blocks: record starts, widths, blank lines.
+
+    RFC 4180 quoting: a comma or line break is a separator when an even number of quotes precede
+    it (an escaped quote "" counts twice). A stray quote inside an unquoted cell fools this count;
+    `read_csv_text` then sees polars disagree and falls back to the csv module.
+    """
+    starts, counts, blanks, ends = [1], [], [], []  # ends: global index of each record's newline
+    in_quotes = False
+    fields = 1  # of the record still open at the end of the previous block
+    open_length = 0  # its bytes so far (a record of "" or "\r" is blank)
+    open_last = -1  # its last byte
+    newlines_before = 0
+    with path.open("rb") as handle:
+        first = True
+        while block := handle.read(BLOCK_BYTES):
+            if first and block.startswith(BOM):
+                block = block[len(BOM) :]
+            first = False
+            data = np.frombuffer(block, dtype=np.uint8)
+            quotes = np.flatnonzero(data == _QUOTE)
+            newlines = np.flatnonzero(data == _NEWLINE)
+            commas = np.flatnonzero(data == _COMMA)
+            parity = int(in_quotes)
+            outside_nl = newlines[(np.searchsorted(quotes, newlines) + parity) % 2 == 0]
+            outside_commas = commas[(np.searchsorted(quotes, commas) + parity) % 2 == 0]
+            # fields of each record that ends in this block, and of the one left open
+            per_record = np.bincount(
+                np.searchsorted(outside_nl, outside_commas), minlength=len(outside_nl) + 1
+            )
+            per_record[0] += fields - 1
+            counts.extend((per_record[:-1] + 1).tolist())
+            fields = int(per_record[-1]) + 1
+            # blank records: nothing, or only "\r", before their newline
+            record_starts = np.concatenate(([0], outside_nl[:-1] + 1)) if len(outside_nl) else []
+            lengths = outside_nl - record_starts if len(outside_nl) else np.array([], dtype=int)
+            if len(outside_nl):
+                lengths[0] += open_length
+                before_nl = data[np.maximum(outside_nl - 1, 0)].astype(np.int16)
+                if outside_nl[0] == 0:
+                    before_nl[0] = open_last
+                blanks.extend(((lengths == 0) | ((lengths == 1) & (before_nl == _CR))).tolist())
+                open_length = len(data) - int(outside_nl[-1]) - 1
+            else:
+                open_length += len(data)
+            open_last = int(data[-1]) if open_length else -1
+            # line of the next record = 1 + the newlines before it (all of them, quoted or not)
+            index_of = np.searchsorted(newlines, outside_nl) + newlines_before
+            ends.extend(index_of.tolist())
+            starts.extend((index_of + 2).tolist())
+            newlines_before += len(newlines)
+            in_quotes = (parity + len(quotes)) % 2 == 1
+    if open_length:  # a last record without a final line break
+        counts.append(fields)
+        blanks.append(open_length == 1 and open_last == _CR)
+        ends.append(newlines_before)
+    else:
+        starts.pop()  # the line after the final line break starts no record
+    start_lines = np.asarray(starts, dtype=np.int64)
+    end_newline = np.asarray(ends, dtype=np.int64)
+    return RecordLayout(
+        start_lines=start_lines,
+        field_counts=np.asarray(counts, dtype=np.int64),
+        blank=np.asarray(blanks, dtype=bool),
+        newlines_inside=end_newline - (start_lines - 1),
+        ends_in_quote=in_quotes,
+    )
+
+
+def read_header(path: Path) -> list[str]:
+    """The first record, parsed by the csv module (a BOM is not part of the first name)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return next(csv.reader(handle), [])
+
+
+def read_csv_text(path: Path, label: str) -> tuple[list[str], pl.DataFrame, list[Problem]]:
+    """Header, every cell as text (None for empty) with `source_row`, and what stops the read.
+
+    Problems here are about the file's shape (size, encoding, widths, names in the header, NUL
+    bytes): the frame is empty whenever there are any, except NUL bytes, which name their cell.
+    """
+    try:
+        if problem := size_problem(path, label):
+            return [], pl.DataFrame(), [problem]
+        layout = scan_records(path)
+        if len(layout.start_lines) == 0:
+            return [], pl.DataFrame(), [Problem(label, None, None, "an empty file", "a header row")]
+        header = read_header(path)
+        if not any(name.strip() for name in header):
+            return (
+                [],
+                pl.DataFrame(),
+                [Problem(label, 1, None, "an empty header row", "a header row naming the columns")],
+            )
+    except UnicodeDecodeError as error:
+        return [], pl.DataFrame(), [_not_utf8(path, label, error)]
+    except (OSError, csv.Error) as error:
+        return [], pl.DataFrame(), [_unreadable(label, error)]
+    problems = _header_problems(header, label)
+    if problems:
+        return header, pl.DataFrame(), problems
+    # A record of the wrong width (by the scan) or an open quote at the end: the csv module
+    # decides, since a stray quote inside an unquoted cell fools the scan but not the csv module.
+    wrong_width = ((layout.field_counts != len(header)) & ~layout.blank)[1:].any()
+    frame = None
+    if not wrong_width and not layout.ends_in_quote:
+        frame = _polars_cells(path, header, layout)
+    if frame is None:
+        try:
+            frame, problems = _csv_module_cells(path, label, header)
+        except UnicodeDecodeError as error:
+            return header, pl.DataFrame(), [_not_utf8(path, label, error)]
+        except (OSError, csv.Error) as error:
+            return header, pl.DataFrame(), [_unreadable(label, error)]
+        if problems:
+            return header, pl.DataFrame(), problems
+    return header, frame, _nul_problems(frame, label)
+
+
+def _polars_cells(path: Path, header: list[str], layout: RecordLayout) -> pl.DataFrame | None:
+    """Cells parsed by polars, aligned with the scan's records; None when they do not agree."""
+    try:
+        frame = pl.read_csv(
+            path, infer_schema=False, has_header=True, new_columns=header, quote_char='"'
+        )
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError):
+        return None
+    records = len(layout.start_lines) - 1
+    if frame.width != len(header) or frame.height != records:
+        return None
+    if records:
+        newlines = frame.select(
+            pl.sum_horizontal(
+                pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in header
+            )
+        ).to_series()
+        if not (newlines.to_numpy() == layout.newlines_inside[1:]).all():
+            return None
+    return (
+        frame.with_columns(
+            pl.Series("source_row", layout.start_lines[1:], dtype=pl.Int64),
+            pl.Series("blank", layout.blank[1:], dtype=pl.Boolean),
+        )
+        .filter(~pl.col("blank"))
+        .drop("blank")
+    )
+
+
+def _csv_module_cells(
+    path: Path, label: str, header: list[str]
+) -> tuple[pl.DataFrame, list[Problem]]:
+    """The same frame through Python's csv module: exact where polars and the scan disagree."""
+    records, starts, problems = [], [], []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        previous_end = reader.line_num
+        for record in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if not record:
+                continue
+            if len(record) != len(header):
+                problems.append(
+                    Problem(
+                        label,
+                        start,
+                        None,
+                        f"{len(record)} fields",
+                        f"{len(header)} fields, as in the header (a stray or missing comma?)",
+                    )
+                )
+            records.append(record)
+            starts.append(start)
+    if problems:
+        return pl.DataFrame(), problems
+    cells = {column: [record[i] for record in records] for i, column in enumerate(header)}
+    frame = pl.DataFrame(cells, schema=dict.fromkeys(header, pl.String))
+    return frame.with_columns(pl.Series("source_row", starts, dtype=pl.Int64)), []
+
+
+def _header_problems(header: list[str], label: str) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for name in header:
+        if "\x00" in name:
+            problems.append(
+                Problem(label, 1, None, "a NUL byte in the header", "text without NUL bytes")
+            )
+        elif name in seen:
+            problems.append(
+                Problem(label, 1, name, "a column named twice", "each column once in the header")
+            )
+        seen.add(name)
+    return problems
+
+
+def _nul_problems(frame: pl.DataFrame, label: str) -> list[Problem]:
+    """NUL bytes are not text: a binary file, or one saved as UTF-16, named by row and column."""
+    text_columns = [c for c in frame.columns if c != "source_row"]
+    if not text_columns or frame.height == 0:
+        return []
+    flags = frame.select(
+        "source_row",
+        *(pl.col(c).str.contains("\x00", literal=True).fill_null(False) for c in text_columns),
+    )
+    hits = flags.filter(pl.any_horizontal(text_columns))
+    return [
+        Problem(
+            label,
+            row["source_row"],
+            column,
+            "a NUL byte",
+            "text without NUL bytes (a binary file, or one saved as UTF-16?)",
+        )
+        for row in hits.to_dicts()
+        for column in text_columns
+        if row[column]
+    ]
+
+
+def _not_utf8(path: Path, label: str, error: UnicodeDecodeError) -> Problem:
+    """Name the line of the first byte that is not UTF-8 (decoding the file again, in blocks)."""
+    line, byte = None, error.object[error.start : error.start + 1]
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 1
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(BLOCK_BYTES):
+                pending = decoder.getstate()[0]  # an unfinished character: never a line break
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as found:
+                    text = pending + block
+                    line = lines + text[: found.start].count(b"\n")
+                    byte = text[found.start : found.start + 1]
+                    break
+                lines += block.count(b"\n")
+    except OSError:
+        line = None
+    return Problem(
+        label,
+        line,
+        None,
+        f"bytes that are not UTF-8 ({byte!r})",
+        "UTF-8 text (in Excel: Save As 'CSV UTF-8')",
+    )
+
+
+def _unreadable(label: str, error: Exception) -> Problem:
+    first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return Problem(label, None, None, f"an unreadable CSV ({first_line})", UNREADABLE_EXPECTED)
