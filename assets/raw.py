@@ -72,7 +72,7 @@ def literature_files(context: dg.AssetExecutionContext) -> LiteratureTables:
 )
 def obsscaling_files(context: dg.AssetExecutionContext) -> RemoteFetch:
     try:
-        paths = fetch_obsscaling()
+        paths = fetch_obsscaling(report=context.log.warning)
     except (RemoteUnavailable, ChecksumMismatch) as error:
         context.log.error(str(error))
         context.add_output_metadata({"status": "unavailable", "reason": str(error)})

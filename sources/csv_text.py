@@ -36,28 +36,33 @@ UNREADABLE_EXPECTED = "a UTF-8 comma-separated file with a header row"
 _QUOTE, _COMMA, _NEWLINE, _CR = ord('"'), ord(","), ord("\n"), ord("\r")
 
 
-def max_input_bytes() -> int:
-    """The largest input file the lake reads (EMERGENCE_MAX_INPUT_MB, default 512)."""
+def max_input_megabytes() -> float:
+    """The largest input file the lake reads, in MB (EMERGENCE_MAX_INPUT_MB, default 512)."""
     text = os.environ.get(MAX_INPUT_MB_VARIABLE, "").strip()
     try:
         megabytes = float(text) if text else DEFAULT_MAX_INPUT_MB
     except ValueError:
         megabytes = DEFAULT_MAX_INPUT_MB
-    return int(megabytes * 1024 * 1024)
+    return megabytes if megabytes > 0 else DEFAULT_MAX_INPUT_MB
 
 
 def size_problem(path: Path, label: str) -> Problem | None:
-    """A Problem when `path` is over the size limit: refused before a byte of it is parsed."""
-    size, limit = path.stat().st_size, max_input_bytes()
+    """A Problem when `path` is over the size limit: refused before a byte of it is parsed.
+
+    Any reader of input files (CSV, JSON) calls this first, so one variable bounds them all.
+    """
+    size, megabytes = path.stat().st_size, max_input_megabytes()
+    limit = int(megabytes * 2**20)
     if size <= limit:
         return None
     return Problem(
         label,
         None,
         None,
-        f"a file of {size / 2**20:,.1f} MB",
-        f"at most {limit / 2**20:,.1f} MB ({MAX_INPUT_MB_VARIABLE}; raise it where the machine "
-        "has about three times the file's size in free memory, or split the file)",
+        f"a file of {size / 2**20:,.2f} MB ({size:,} bytes)",
+        f"at most {megabytes:g} MB ({limit:,} bytes), the limit {MAX_INPUT_MB_VARIABLE} sets "
+        "(raise it where the machine has about three times the file's size in free memory, "
+        "or split the file)",
     )
 
 
