@@ -104,8 +104,9 @@ def normalise_units(
     results: pl.DataFrame, task_metrics: pl.DataFrame
 ) -> tuple[pl.DataFrame, list[Problem]]:
     """Bring each value into its metric's declared unit (fraction -> percent); report the rest."""
-    declared = task_metrics.select("task_id", "metric", pl.col("unit").alias("declared_unit"))
-    joined = results.join(declared, on=["task_id", "metric"], how="left")
+    declared = task_metrics.select(
+        "task_id", "metric", pl.col("unit").alias("declared_unit")
+    ).unique(["task_id", "metric"], keep="first", maintain_order=True)  # a repeat: the schema's
     factors = pl.DataFrame(
         {
             "unit": [k[0] for k in UNIT_CONVERSIONS],
@@ -113,7 +114,14 @@ def normalise_units(
             "factor": list(UNIT_CONVERSIONS.values()),
         }
     )
-    joined = joined.join(factors, on=["unit", "declared_unit"], how="left")
+    # The join runs on the three key columns only (row order kept), and its two result columns
+    # are put beside the rows: the wide frame is never gathered.
+    looked_up = (
+        results.select("task_id", "metric", "unit")
+        .join(declared, on=["task_id", "metric"], how="left", maintain_order="left")
+        .join(factors, on=["unit", "declared_unit"], how="left", maintain_order="left")
+    )
+    joined = results.with_columns(looked_up["declared_unit"], looked_up["factor"])
     problems = [
         Problem(
             *_where(row),
@@ -155,8 +163,11 @@ def _unknown(
 
     Empty keys are the schema's to report ("an empty cell"), not unknown ids.
     """
-    unknown = frame.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in key)).join(
-        known.select(key).unique(), on=key, how="anti"
+    where = [c for c in ("source_file", "source_row") if c in frame.columns]
+    unknown = (
+        frame.select(*where, *key)
+        .filter(pl.all_horizontal(pl.col(k).is_not_null() for k in key))
+        .join(known.select(key).unique(), on=key, how="anti")
     )
     if unknown.height == 0:
         return []
@@ -209,7 +220,9 @@ def reference_problems(
     problems += _unknown(
         results, task_metrics, ["task_id"], "task_id", "a task_id listed in task_metrics.csv"
     )
-    known_task = results.join(task_metrics.select("task_id").unique(), on="task_id", how="semi")
+    known_task = results.select(
+        *(c for c in ("source_file", "source_row") if c in results.columns), "task_id", "metric"
+    ).join(task_metrics.select("task_id").unique(), on="task_id", how="semi")
     problems += _unknown(
         known_task,
         task_metrics,
@@ -237,9 +250,14 @@ def range_problems(frame: pl.DataFrame, value_column: str = "value") -> list[Pro
         schema={"unit": pl.String, "low": pl.Float64, "high": pl.Float64},
     )
     value = pl.col(value_column)
-    outside = frame.join(ranges, on="unit", how="inner").filter(
-        value.is_not_null()
-        & ((value < pl.col("low")).fill_null(False) | (value > pl.col("high")).fill_null(False))
+    where = [c for c in ("source_file", "source_row") if c in frame.columns]
+    outside = (
+        frame.select(*where, value_column, "unit")
+        .join(ranges, on="unit", how="inner")
+        .filter(
+            value.is_not_null()
+            & ((value < pl.col("low")).fill_null(False) | (value > pl.col("high")).fill_null(False))
+        )
     )
     return [
         Problem(

@@ -90,53 +90,58 @@ def did_you_mean(value: object, known: Iterable[str]) -> str:
 _NUMBER_WORDS = {pl.Float64: "a number", pl.Int64: "a whole number", pl.Boolean: "true or false"}
 
 
+def _parsed(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """The typed value of a text cell, null where it does not parse (NaN and inf are not data)."""
+    if dtype == pl.Boolean:
+        lowered = text.str.to_lowercase()
+        return (
+            pl.when(lowered.is_in(["true", "yes", "1"]))
+            .then(True)
+            .when(lowered.is_in(["false", "no", "0"]))
+            .then(False)
+            .otherwise(None)
+        )
+    if dtype == pl.Int64:
+        number = text.cast(pl.Float64, strict=False)
+        whole = number.is_finite() & (number == number.round(0)) & (number.abs() < 2**53)
+        return pl.when(whole).then(number).otherwise(None).cast(pl.Int64, strict=False)
+    number = text.cast(dtype, strict=False)
+    return pl.when(number.is_finite()).then(number).otherwise(None)
+
+
 def cast_columns(
     frame: pl.DataFrame, dtypes: dict[str, pl.DataType], *, file_label: str | None = None
 ) -> tuple[pl.DataFrame, list[Problem]]:
-    """Cast text columns to `dtypes`; report each non-empty cell that does not parse."""
-    problems: list[Problem] = []
-    casts = []
-    for column, dtype in dtypes.items():
-        if column not in frame.columns:
-            continue
-        text = pl.col(column).cast(pl.String).str.strip_chars()
-        empty = text.is_null() | (text == "")
-        if dtype == pl.Boolean:
-            lowered = text.str.to_lowercase()
-            parsed = (
-                pl.when(lowered.is_in(["true", "yes", "1"]))
-                .then(True)
-                .when(lowered.is_in(["false", "no", "0"]))
-                .then(False)
-                .otherwise(None)
-            )
-        elif dtype == pl.Int64:
-            number = text.cast(pl.Float64, strict=False)
-            whole = number.is_finite() & (number == number.round(0)) & (number.abs() < 2**53)
-            parsed = pl.when(whole).then(number).otherwise(None).cast(pl.Int64, strict=False)
-        else:
-            number = text.cast(dtype, strict=False)
-            parsed = (
-                pl.when(number.is_finite()).then(number).otherwise(None)
-            )  # NaN and inf are not data
-        bad = frame.select(
-            pl.col("source_file"),
-            pl.col("source_row"),
-            text.alias("cell"),
-            (~empty & parsed.is_null()).alias("bad"),
-        ).filter(pl.col("bad"))
-        for row in bad.iter_rows(named=True):
-            problems.append(
-                Problem(
-                    file_label or row["source_file"],
-                    row["source_row"],
-                    column,
-                    show_cell(row["cell"]),
-                    _NUMBER_WORDS.get(dtype, str(dtype)),
-                )
-            )
-        casts.append(pl.when(empty).then(None).otherwise(parsed).cast(dtype).alias(column))
-    return frame.with_columns(casts), problems
+    """Cast text columns to `dtypes` in one pass; report each non-empty cell that does not parse.
+
+    Cells arrive stripped, empty ones as null (sources/literature.py's read_text_csv).
+    """
+    columns = [c for c in dtypes if c in frame.columns]
+    if not columns:
+        return frame, []
+    typed = frame.with_columns(
+        _parsed(pl.col(c).cast(pl.String), dtypes[c]).alias(f"__typed_{c}") for c in columns
+    )
+    unparsed = {c: pl.col(c).is_not_null() & pl.col(f"__typed_{c}").is_null() for c in columns}
+    bad = typed.filter(pl.any_horizontal(unparsed.values())).select(
+        "source_file", "source_row", *columns, *(e.alias(f"__bad_{c}") for c, e in unparsed.items())
+    )
+    problems = [
+        Problem(
+            file_label or row["source_file"],
+            row["source_row"],
+            column,
+            show_cell(row[column]),
+            _NUMBER_WORDS.get(dtypes[column], str(dtypes[column])),
+        )
+        for row in bad.to_dicts()
+        for column in columns
+        if row[f"__bad_{column}"]
+    ]
+    typed = typed.with_columns(
+        pl.col(f"__typed_{c}").cast(dtypes[c]).alias(c) for c in columns
+    ).drop(f"__typed_{c}" for c in columns)
+    return typed, problems
 
 
 # --- schema checks: pandera failure cases -> Problems ---

@@ -75,6 +75,8 @@ class RecordLayout:
     blank: np.ndarray  # an empty line (the csv module skips these)
     newlines_inside: np.ndarray  # line breaks inside quoted cells
     ends_in_quote: bool  # an unterminated quoted cell at the end of the file
+    has_quotes: bool  # any quoted cell at all (else polars and the scan cannot disagree on lines)
+    has_nul: bool  # any NUL byte (else no cell needs looking at for one)
 
 
 def scan_records(path: Path) -> RecordLayout:
@@ -82,67 +84,77 @@ def scan_records(path: Path) -> RecordLayout:
 
     RFC 4180 quoting: a comma or line break is a separator when an even number of quotes precede
     it (an escaped quote "" counts twice). A stray quote inside an unquoted cell fools this count;
-    `read_csv_text` then sees polars disagree and falls back to the csv module.
+    `read_csv_text` then sees polars disagree and falls back to the csv module. Only the quotes,
+    commas and line breaks of a block are looked at after one comparison pass over its bytes.
     """
-    starts, counts, blanks, ends = [1], [], [], []  # ends: global index of each record's newline
+    starts, counts, blanks, ends = [np.array([1])], [], [], []  # ends: index of record's "\n"
     in_quotes = False
     fields = 1  # of the record still open at the end of the previous block
     open_length = 0  # its bytes so far (a record of "" or "\r" is blank)
     open_last = -1  # its last byte
     newlines_before = 0
+    has_quotes = has_nul = False
     with path.open("rb") as handle:
         first = True
         while block := handle.read(BLOCK_BYTES):
             if first and block.startswith(BOM):
                 block = block[len(BOM) :]
             first = False
+            has_nul = has_nul or b"\x00" in block
             data = np.frombuffer(block, dtype=np.uint8)
-            quotes = np.flatnonzero(data == _QUOTE)
-            newlines = np.flatnonzero(data == _NEWLINE)
-            commas = np.flatnonzero(data == _COMMA)
-            parity = int(in_quotes)
-            outside_nl = newlines[(np.searchsorted(quotes, newlines) + parity) % 2 == 0]
-            outside_commas = commas[(np.searchsorted(quotes, commas) + parity) % 2 == 0]
+            special = np.flatnonzero((data == _QUOTE) | (data == _COMMA) | (data == _NEWLINE))
+            kinds = data[special]
+            quote = kinds == _QUOTE
+            quotes_before = np.cumsum(quote) - quote + int(in_quotes)
+            outside = (quotes_before & 1) == 0
+            newline = kinds == _NEWLINE
+            record_end = newline & outside
+            outside_nl = special[record_end]
             # fields of each record that ends in this block, and of the one left open
+            record_of = np.cumsum(record_end) - record_end
             per_record = np.bincount(
-                np.searchsorted(outside_nl, outside_commas), minlength=len(outside_nl) + 1
+                record_of[(kinds == _COMMA) & outside], minlength=len(outside_nl) + 1
             )
             per_record[0] += fields - 1
-            counts.extend((per_record[:-1] + 1).tolist())
+            counts.append(per_record[:-1] + 1)
             fields = int(per_record[-1]) + 1
             # blank records: nothing, or only "\r", before their newline
-            record_starts = np.concatenate(([0], outside_nl[:-1] + 1)) if len(outside_nl) else []
-            lengths = outside_nl - record_starts if len(outside_nl) else np.array([], dtype=int)
             if len(outside_nl):
+                lengths = np.diff(outside_nl, prepend=-1) - 1
                 lengths[0] += open_length
                 before_nl = data[np.maximum(outside_nl - 1, 0)].astype(np.int16)
                 if outside_nl[0] == 0:
                     before_nl[0] = open_last
-                blanks.extend(((lengths == 0) | ((lengths == 1) & (before_nl == _CR))).tolist())
+                blanks.append((lengths == 0) | ((lengths == 1) & (before_nl == _CR)))
                 open_length = len(data) - int(outside_nl[-1]) - 1
             else:
                 open_length += len(data)
             open_last = int(data[-1]) if open_length else -1
             # line of the next record = 1 + the newlines before it (all of them, quoted or not)
-            index_of = np.searchsorted(newlines, outside_nl) + newlines_before
-            ends.extend(index_of.tolist())
-            starts.extend((index_of + 2).tolist())
-            newlines_before += len(newlines)
-            in_quotes = (parity + len(quotes)) % 2 == 1
+            index_of = np.flatnonzero(record_end[newline]) + newlines_before
+            ends.append(index_of)
+            starts.append(index_of + 2)
+            newlines_before += int(newline.sum())
+            in_quotes = (int(in_quotes) + int(quote.sum())) % 2 == 1
+            has_quotes = has_quotes or bool(quote.any())
+    start_lines = np.concatenate(starts).astype(np.int64)
+    field_counts = np.concatenate([np.zeros(0, np.int64), *counts]).astype(np.int64)
+    blank = np.concatenate([np.zeros(0, bool), *blanks])
+    end_newline = np.concatenate([np.zeros(0, np.int64), *ends]).astype(np.int64)
     if open_length:  # a last record without a final line break
-        counts.append(fields)
-        blanks.append(open_length == 1 and open_last == _CR)
-        ends.append(newlines_before)
+        field_counts = np.append(field_counts, fields)
+        blank = np.append(blank, open_length == 1 and open_last == _CR)
+        end_newline = np.append(end_newline, newlines_before)
     else:
-        starts.pop()  # the line after the final line break starts no record
-    start_lines = np.asarray(starts, dtype=np.int64)
-    end_newline = np.asarray(ends, dtype=np.int64)
+        start_lines = start_lines[:-1]  # the line after the final line break starts no record
     return RecordLayout(
         start_lines=start_lines,
-        field_counts=np.asarray(counts, dtype=np.int64),
-        blank=np.asarray(blanks, dtype=bool),
+        field_counts=field_counts,
+        blank=blank,
         newlines_inside=end_newline - (start_lines - 1),
         ends_in_quote=in_quotes,
+        has_quotes=has_quotes,
+        has_nul=has_nul,
     )
 
 
@@ -193,7 +205,7 @@ def read_csv_text(path: Path, label: str) -> tuple[list[str], pl.DataFrame, list
             return header, pl.DataFrame(), [_unreadable(label, error)]
         if problems:
             return header, pl.DataFrame(), problems
-    return header, frame, _nul_problems(frame, label)
+    return header, frame, _nul_problems(frame, label) if layout.has_nul else []
 
 
 def _polars_cells(path: Path, header: list[str], layout: RecordLayout) -> pl.DataFrame | None:
@@ -207,7 +219,7 @@ def _polars_cells(path: Path, header: list[str], layout: RecordLayout) -> pl.Dat
     records = len(layout.start_lines) - 1
     if frame.width != len(header) or frame.height != records:
         return None
-    if records:
+    if records and layout.has_quotes:  # without quotes no cell holds a line break
         newlines = frame.select(
             pl.sum_horizontal(
                 pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in header
