@@ -26,9 +26,11 @@ import polars as pl
 from checks.validation import Problem
 
 MAX_INPUT_MB_VARIABLE = "EMERGENCE_MAX_INPUT_MB"
-# Reading a file costs about three times its size at the peak (bytes, parsed cells, typed copy);
-# 512 MB (~2.5M result rows) keeps one file within the lake's 2 GB budget.
-DEFAULT_MAX_INPUT_MB = 512.0
+# Reading and validating a results file peaks at about 5-6 times its size in memory (polars
+# string columns, then their stripped and typed copies; benchmarks/bench_validation.py: ~935 MB
+# at 1M rows, a 166 MB file). 256 MB (about 1.5M result rows) keeps one file inside the lake's
+# 2 GB budget; a larger file is refused, by its size, before any of it is read.
+DEFAULT_MAX_INPUT_MB = 256.0
 BLOCK_BYTES = 16 << 20
 BOM = b"\xef\xbb\xbf"
 UNREADABLE_EXPECTED = "a UTF-8 comma-separated file with a header row"
@@ -37,7 +39,7 @@ _QUOTE, _COMMA, _NEWLINE, _CR = ord('"'), ord(","), ord("\n"), ord("\r")
 
 
 def max_input_megabytes() -> float:
-    """The largest input file the lake reads, in MB (EMERGENCE_MAX_INPUT_MB, default 512)."""
+    """The largest input file the lake reads, in MB (EMERGENCE_MAX_INPUT_MB, default 256)."""
     text = os.environ.get(MAX_INPUT_MB_VARIABLE, "").strip()
     try:
         megabytes = float(text) if text else DEFAULT_MAX_INPUT_MB
@@ -61,7 +63,7 @@ def size_problem(path: Path, label: str) -> Problem | None:
         None,
         f"a file of {size / 2**20:,.2f} MB ({size:,} bytes)",
         f"at most {megabytes:g} MB ({limit:,} bytes), the limit {MAX_INPUT_MB_VARIABLE} sets "
-        "(raise it where the machine has about three times the file's size in free memory, "
+        "(raise it where the machine has about six times the file's size in free memory, "
         "or split the file)",
     )
 

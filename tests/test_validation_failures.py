@@ -910,3 +910,32 @@ def test_a_failed_check_describes_its_problems_line_by_line(literature_copy: Pat
     assert all("column 'model_id': found 'nobody'" in line for line in lines[:20])
     assert lines[-1] == f"… and {len(records) - 20} more"
     assert result.metadata["problems"].value == len(records)
+
+
+def test_the_readme_did_you_mean_example_is_what_the_lake_prints(literature_copy: Path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = next(line for line in readme.splitlines() if "did you mean 'palm-62b'?" in line)
+    line = set_cells(literature_copy, RESULTS_PALM, PALM_62B_MMLU, {"model_id": "palm-62B"})
+    assert f"row {line}," in example
+    with pytest.raises(ValidationError) as caught:
+        stage(literature_copy)
+    printed = str(caught.value).splitlines()[-1]
+    assert printed.split("/literature/", 1)[1] == example.split("/literature/", 1)[1]
+
+
+def test_a_table_whose_file_cannot_be_read_does_not_flood_the_rules_that_need_it(
+    literature_copy: Path,
+):
+    """models.csv without its model_id column: that is said once, not once per result row."""
+    drop_column(MODELS, "model_id")(literature_copy)
+    value_line = set_cells(literature_copy, RESULTS_PALM, PALM_62B_MMLU, {"value": "140"})
+    tables = read_literature(literature_copy, strict=False)
+    assert tables.unreadable == {"models"}
+    with pytest.raises(ValidationError) as caught:
+        stage_lake(tables)
+    assert [str(p).split("/literature/", 1)[1] for p in caught.value.problems] == [
+        f"{MODELS}, row 1, column 'model_id': found no such column; "
+        "expected the documented column to be present",
+        f"{RESULTS_PALM}, row {value_line}, column 'value': found 140.0; "
+        "expected a value between 0 and 100 (percent)",
+    ]
