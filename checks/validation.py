@@ -163,11 +163,22 @@ _CHECK_WORDS: list[tuple[str, str]] = [
 ]
 
 
+def _number_words(text: str) -> str:
+    """A bound as the range rules write it: 100000.0 -> 100000, 10000000000000.0 -> 1e+13."""
+    try:
+        return f"{float(text):g}"
+    except ValueError:
+        return text
+
+
 def _expected_from_check(check: str) -> str:
     for pattern, words in _CHECK_WORDS:
         match = re.match(pattern, check)
         if match:
-            return words.format(*match.groups())
+            groups = match.groups()
+            if pattern.startswith(("^greater", "^less", "^in_range")):
+                groups = tuple(_number_words(g) for g in groups)
+            return words.format(*groups)
     if check in ("multiple_fields_uniqueness", "field_uniqueness", "unique"):
         return "a unique key (another row has the same key)"
     return check
@@ -200,6 +211,16 @@ def schema_problems(
     return []
 
 
+def _typed(text: object, kind: type | None) -> object:
+    """Pandera gives failure cases as text; a number is written as a number (140.0, not '140.0')."""
+    if kind is None or not isinstance(text, str):
+        return text
+    try:
+        return kind(text)
+    except ValueError:
+        return text
+
+
 def _failures_to_problems(
     failures: pl.DataFrame, frame: pl.DataFrame, schema: type[pa.DataFrameModel], table: str
 ) -> list[Problem]:
@@ -216,6 +237,11 @@ def _failures_to_problems(
             pl.lit(None, dtype=pl.Int64).alias("source_row"),
         )
     key_columns = getattr(schema.Config, "unique", None)
+    numeric = {
+        name: int if dtype.is_integer() else float
+        for name, dtype in frame.schema.items()
+        if dtype.is_numeric()
+    }
     problems = []
     for failure in located.iter_rows(named=True):
         column = failure.get("column")
@@ -228,7 +254,7 @@ def _failures_to_problems(
         elif check == "not_nullable":
             found = "an empty cell"
         else:
-            found = show_cell(found)
+            found = show_cell(_typed(found, numeric.get(column)))
         problems.append(
             Problem(
                 str(failure["source_file"] or table),

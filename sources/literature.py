@@ -7,13 +7,12 @@ Dropping a new CSV into `results/` adds its rows: no code change.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from checks.validation import Problem, cast_columns, raise_if_any
+from checks.validation import Problem, cast_columns, raise_if_any, show_cell
 from sources.csv_text import read_csv_text
 from sources.paths import LITERATURE_DIR, PROJECT_ROOT
 
@@ -139,20 +138,25 @@ def read_text_csv(
     return frame, problems
 
 
+SCALE_SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+def scale_expr(text: pl.Expr) -> pl.Expr:
+    """'13B' -> 1.3e10, '40M' -> 4e7, '1,320M' -> 1.32e9, '2.3E+22' -> 2.3e22; else null."""
+    cleaned = text.str.strip_chars().str.replace_all(",", "", literal=True)
+    multiplier = (
+        cleaned.str.slice(-1)
+        .str.to_uppercase()
+        .replace_strict(SCALE_SUFFIXES, default=None, return_dtype=pl.Float64)
+    )
+    number = pl.when(multiplier.is_not_null()).then(cleaned.str.head(-1)).otherwise(cleaned)
+    value = number.cast(pl.Float64, strict=False) * multiplier.fill_null(1.0)
+    return pl.when(value.is_finite()).then(value)
+
+
 def parse_scale(text: str | None) -> float | None:
-    """'13B' -> 1.3e10, '40M' -> 4e7, '2.3E+22' -> 2.3e22; 'Many' and blanks -> None."""
-    if text is None:
-        return None
-    cleaned = text.strip().replace(",", "")
-    multipliers = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
-    try:
-        if cleaned[-1:].upper() in multipliers:
-            value = float(cleaned[:-1]) * multipliers[cleaned[-1].upper()]
-        else:
-            value = float(cleaned)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+    """One printed scale as a number ('Many' and blanks -> None), by `scale_expr`."""
+    return pl.select(scale_expr(pl.lit(text, dtype=pl.String))).item()
 
 
 def _models(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
@@ -197,40 +201,27 @@ def _table1(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
         return frame, problems
     frame, cast_problems = cast_columns(frame, {"row_order": pl.Int64, "shots": pl.Int64})
     problems += cast_problems
-    label = frame["source_file"][0] if frame.height else "table1_emergent_scale.csv"
-    flops = [parse_scale(v) for v in frame["train_flops_as_printed"].to_list()]
-    params = [parse_scale(v) for v in frame["params_as_printed"].to_list()]
-    non_numeric = {"many"}
-    for row, printed_f, printed_p, f, p in zip(
-        frame["source_row"],
-        frame["train_flops_as_printed"],
-        frame["params_as_printed"],
-        flops,
-        params,
-        strict=True,
-    ):
-        for column, printed, value in (
-            ("train_flops_as_printed", printed_f, f),
-            ("params_as_printed", printed_p, p),
-        ):
-            if value is None and (printed or "").strip().lower() not in non_numeric:
-                problems.append(
-                    Problem(
-                        label, row, column, repr(printed), "a number like 2.3E+22 or 13B, or 'Many'"
-                    )
-                )
-    frame = (
-        frame.with_columns(
-            pl.Series("reported_flops", flops, dtype=pl.Float64),
-            pl.Series("reported_params", params, dtype=pl.Float64),
+    printed = {"reported_flops": "train_flops_as_printed", "reported_params": "params_as_printed"}
+    frame = frame.with_columns(scale_expr(pl.col(p)).alias(r) for r, p in printed.items())
+    for reported, column in printed.items():  # 'Many' (Table 1 row 23): kept, non-numeric
+        unparsed = frame.filter(
+            pl.col(reported).is_null() & (pl.col(column).str.to_lowercase().fill_null("") != "many")
         )
-        .with_columns(
-            (
-                pl.col("reported_flops").is_not_null() & pl.col("reported_params").is_not_null()
-            ).alias("is_numeric"),
-        )
-        .drop("train_flops_as_printed", "params_as_printed")
-    )
+        problems += [
+            Problem(
+                row["source_file"],
+                row["source_row"],
+                column,
+                show_cell(row[column]),
+                "a number like 2.3E+22 or 13B, or 'Many'",
+            )
+            for row in unparsed.select("source_file", "source_row", column).to_dicts()
+        ]
+    frame = frame.with_columns(
+        (pl.col("reported_flops").is_not_null() & pl.col("reported_params").is_not_null()).alias(
+            "is_numeric"
+        ),
+    ).drop("train_flops_as_printed", "params_as_printed")
     return frame, problems
 
 
