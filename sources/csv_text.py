@@ -167,7 +167,9 @@ def read_header(path: Path) -> list[str]:
 
 
 def read_csv_text(path: Path, label: str) -> tuple[list[str], pl.DataFrame, list[Problem]]:
-    """Header, every cell as text (None for empty) with `source_row`, and what stops the read.
+    """Header, every cell as text with `source_row`, and what stops the read.
+
+    An empty cell may come as None or "" (read_text_csv strips cells and makes both None).
 
     Problems here are about the file's shape (size, encoding, widths, names in the header, NUL
     bytes): the frame is empty whenever there are any, except NUL bytes, which name their cell.
