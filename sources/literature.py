@@ -274,6 +274,8 @@ def results_files(directory: Path) -> tuple[list[Path], list[Problem], list[str]
                     "a file inside results/ (links out of the folder are not followed)",
                 )
             )
+        elif path.name.startswith("~$"):  # Excel's lock file while the CSV is open in Excel
+            ignored.append(f"{label}: ignored (an Excel lock file; only results/*.csv are read)")
         elif path.suffix.lower() != ".csv" or not path.is_file():
             if not path.name.startswith("."):  # .DS_Store, editor swap files: not worth a line
                 what = "a folder" if path.is_dir() else "not a .csv file"

@@ -793,8 +793,10 @@ def test_other_files_in_results_are_named_as_ignored(literature_copy: Path):
     (results / "notes.txt").write_text("not data\n")
     (results / "palm.csv.bak").write_bytes((results / "chowdhery2022_palm.csv").read_bytes())
     (results / "old").mkdir()
+    (results / "~$chowdhery2022_palm.csv").write_bytes(b"\x0bowner\x00\x00")  # Excel's lock
     tables = read_literature(literature_copy)
-    assert len(tables.ignored) == 3
+    assert len(tables.ignored) == 4
+    assert any("~$chowdhery2022_palm.csv: ignored (an Excel lock file" in x for x in tables.ignored)
     assert any("results/notes.txt: ignored (not a .csv file" in line for line in tables.ignored)
     assert any("results/palm.csv.bak: ignored" in line for line in tables.ignored)
     assert any("results/old: ignored (a folder" in line for line in tables.ignored)
