@@ -26,12 +26,13 @@ import polars as pl
 from checks.validation import Problem
 
 MAX_INPUT_MB_VARIABLE = "EMERGENCE_MAX_INPUT_MB"
-# Reading and validating a results file peaks at about 5-6 times its size in memory (polars
-# string columns, then their stripped and typed copies; benchmarks/bench_validation.py: ~935 MB
-# at 1M rows, a 166 MB file). 256 MB (about 1.5M result rows) keeps one file inside the lake's
-# 2 GB budget; a larger file is refused, by its size, before any of it is read.
+# Reading and validating a results file peaks at about 6 times its size in memory (polars'
+# parse alone is ~2.7 times; benchmarks/bench_validation.py, 1M rows: a 166 MB file, ~960 MB
+# peak). 256 MB (about 1.5M generated result rows, 850k at the curated files' ~300 bytes a row)
+# keeps one file near 1.5 GB, inside the lake's 2 GB budget; a larger file is refused, by its
+# size, before any of it is read.
 DEFAULT_MAX_INPUT_MB = 256.0
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 4 << 20
 BOM = b"\xef\xbb\xbf"
 UNREADABLE_EXPECTED = "a UTF-8 comma-separated file with a header row"
 
@@ -231,14 +232,12 @@ def _polars_cells(path: Path, header: list[str], layout: RecordLayout) -> pl.Dat
         ).to_series()
         if not (newlines.to_numpy() == layout.newlines_inside[1:]).all():
             return None
-    return (
-        frame.with_columns(
-            pl.Series("source_row", layout.start_lines[1:], dtype=pl.Int64),
-            pl.Series("blank", layout.blank[1:], dtype=pl.Boolean),
-        )
-        .filter(~pl.col("blank"))
-        .drop("blank")
-    )
+    frame = frame.with_columns(pl.Series("source_row", layout.start_lines[1:], dtype=pl.Int64))
+    if layout.blank[
+        1:
+    ].any():  # polars reads a blank line as a row of nulls; the csv module skips it
+        frame = frame.filter(pl.Series(~layout.blank[1:]))
+    return frame
 
 
 def _csv_module_cells(
