@@ -1,31 +1,39 @@
 """The validation rules as Dagster asset checks.
 
 Blocking checks on `staged_lake` gate the warehouse: if one fails, `warehouse_tables` does not
-run and the warehouse keeps its previous contents. Each check's metadata lists the problems
-(file, row, column, found, expected) so the UI shows what to fix.
+run and the warehouse keeps its previous contents. Each failed check's description is the
+problem lines themselves (file, row, column, found, expected), so `make run` and the UI show
+what to fix; its metadata lists more of them.
 """
 
 import dagster as dg
 
 from assets.raw import RemoteFetch
 from checks.rules import FLOPS_6ND_FACTOR, flops_flags
-from checks.validation import Problem
+from checks.validation import Problem, problem_lines
 from sources.staging import StagedLake
 
-MAX_LISTED = 30
+MAX_IN_METADATA = 200  # the UI's list goes further than the terminal's
 
 
 def _result(
     problems: list[Problem], *, passed_text: str, severity=dg.AssetCheckSeverity.ERROR
 ) -> dg.AssetCheckResult:
-    listed = "\n".join(f"- {p}" for p in problems[:MAX_LISTED])
-    if len(problems) > MAX_LISTED:
-        listed += f"\n- ... and {len(problems) - MAX_LISTED} more"
+    """The description IS the problem lines (one per line, capped with "… and N more"): `make
+    run` prints a failed check's description as it is, so the terminal shows what to fix."""
+    if not problems:
+        return dg.AssetCheckResult(
+            passed=True, severity=severity, description=passed_text, metadata={"problems": 0}
+        )
+    listed = problem_lines(problems, limit=MAX_IN_METADATA)
     return dg.AssetCheckResult(
-        passed=not problems,
+        passed=False,
         severity=severity,
-        description=passed_text if not problems else f"{len(problems)} problem(s)",
-        metadata={"problems": len(problems), "details": dg.MetadataValue.md(listed or passed_text)},
+        description="\n".join(problem_lines(problems)),
+        metadata={
+            "problems": len(problems),
+            "details": dg.MetadataValue.md("\n".join(f"- {line}" for line in listed)),
+        },
     )
 
 

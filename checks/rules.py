@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from checks.validation import Problem
+from checks.validation import Problem, did_you_mean, show_cell
 
 # Published training FLOPs may differ from 6·N·D (attention FLOPs, encoder-decoder counting,
 # hardware-time estimates); beyond this factor either way the model is flagged, not rejected.
@@ -26,8 +26,14 @@ UNIT_RANGES: dict[str, tuple[float | None, float | None]] = {
 UNIT_CONVERSIONS: dict[tuple[str, str], float] = {("fraction", "percent"): 100.0}
 
 
-def _where(frame: pl.DataFrame, row: dict) -> tuple[str, int | None]:
-    return str(row.get("source_file", "?")), row.get("source_row")
+def _rows(frame: pl.DataFrame, *columns: str) -> list[dict]:
+    """The offending rows only (after a vectorised filter/anti-join), with where they came from."""
+    where = [c for c in ("source_file", "source_row") if c in frame.columns]
+    return frame.select(*where, *dict.fromkeys(columns)).to_dicts()
+
+
+def _where(row: dict) -> tuple[str, int | None]:
+    return str(row.get("source_file") or "?"), row.get("source_row")
 
 
 def with_flops_consistency(models: pl.DataFrame) -> pl.DataFrame:
@@ -57,41 +63,41 @@ def flops_flags(models: pl.DataFrame) -> list[Problem]:
     flagged = models.filter(pl.col("flops_consistent") == False)  # noqa: E712 (null = not checkable)
     return [
         Problem(
-            *_where(models, row),
+            *_where(row),
             "train_flops",
             f"{row['train_flops']:.3g} = {row['flops_6nd_ratio']:.2f} × 6·N·D ({row['flops_6nd']:.3g}) for {row['model_id']}",
             f"within a factor {FLOPS_6ND_FACTOR:g} of 6·N·D (flagged, not rejected)",
         )
-        for row in flagged.iter_rows(named=True)
+        for row in _rows(flagged, "model_id", "train_flops", "flops_6nd", "flops_6nd_ratio")
     ]
 
 
 def flops_basis_problems(models: pl.DataFrame) -> list[Problem]:
-    problems = []
-    for row in models.iter_rows(named=True):
-        basis, flops = row["flops_basis"], row["train_flops"]
-        if (basis == "missing") != (flops is None):
-            problems.append(
-                Problem(
-                    *_where(models, row),
-                    "flops_basis",
-                    repr(basis),
-                    "'missing' exactly when train_flops is empty"
-                    if flops is None
-                    else "a basis other than 'missing' when train_flops is given",
-                )
+    """'missing' exactly when train_flops is empty; a 6·N·D estimate needs N and D."""
+    basis, flops = pl.col("flops_basis"), pl.col("train_flops")
+    wrong_basis = models.filter((basis == "missing") != flops.is_null())
+    problems = [
+        Problem(
+            *_where(row),
+            "flops_basis",
+            show_cell(row["flops_basis"]),
+            "'missing' exactly when train_flops is empty"
+            if row["train_flops"] is None
+            else "a basis other than 'missing' when train_flops is given",
+        )
+        for row in _rows(wrong_basis, "flops_basis", "train_flops")
+    ]
+    estimated = models.filter(basis == "estimated_6nd")
+    for column in ("params", "train_tokens"):
+        problems += [
+            Problem(
+                *_where(row),
+                column,
+                "an empty cell",
+                "params and train_tokens when train_flops is a 6·N·D estimate",
             )
-        if basis == "estimated_6nd":
-            for column in ("params", "train_tokens"):
-                if row[column] is None:
-                    problems.append(
-                        Problem(
-                            *_where(models, row),
-                            column,
-                            "an empty cell",
-                            "params and train_tokens when train_flops is a 6·N·D estimate",
-                        )
-                    )
+            for row in _rows(estimated.filter(pl.col(column).is_null()))
+        ]
     return problems
 
 
@@ -99,8 +105,9 @@ def normalise_units(
     results: pl.DataFrame, task_metrics: pl.DataFrame
 ) -> tuple[pl.DataFrame, list[Problem]]:
     """Bring each value into its metric's declared unit (fraction -> percent); report the rest."""
-    declared = task_metrics.select("task_id", "metric", pl.col("unit").alias("declared_unit"))
-    joined = results.join(declared, on=["task_id", "metric"], how="left")
+    declared = task_metrics.select(
+        "task_id", "metric", pl.col("unit").alias("declared_unit")
+    ).unique(["task_id", "metric"], keep="first", maintain_order=True)  # a repeat: the schema's
     factors = pl.DataFrame(
         {
             "unit": [k[0] for k in UNIT_CONVERSIONS],
@@ -108,12 +115,19 @@ def normalise_units(
             "factor": list(UNIT_CONVERSIONS.values()),
         }
     )
-    joined = joined.join(factors, on=["unit", "declared_unit"], how="left")
+    # The join runs on the three key columns only (row order kept), and its two result columns
+    # are put beside the rows: the wide frame is never gathered.
+    looked_up = (
+        results.select("task_id", "metric", "unit")
+        .join(declared, on=["task_id", "metric"], how="left", maintain_order="left")
+        .join(factors, on=["unit", "declared_unit"], how="left", maintain_order="left")
+    )
+    joined = results.with_columns(looked_up["declared_unit"], looked_up["factor"])
     problems = [
         Problem(
-            *_where(joined, row),
+            *_where(row),
             "unit",
-            repr(row["unit"]),
+            show_cell(row["unit"]),
             f"'{row['declared_unit']}', the unit task_metrics.csv declares for {row['task_id']} / {row['metric']}"
             + (
                 " (or 'fraction', converted to percent)"
@@ -121,11 +135,17 @@ def normalise_units(
                 else ""
             ),
         )
-        for row in joined.filter(
-            pl.col("declared_unit").is_not_null()
-            & (pl.col("unit") != pl.col("declared_unit"))
-            & pl.col("factor").is_null()
-        ).iter_rows(named=True)
+        for row in _rows(
+            joined.filter(
+                pl.col("declared_unit").is_not_null()
+                & (pl.col("unit") != pl.col("declared_unit"))
+                & pl.col("factor").is_null()
+            ),
+            "unit",
+            "declared_unit",
+            "task_id",
+            "metric",
+        )
     ]
     normalised = joined.with_columns(
         (pl.col("value") * pl.col("factor").fill_null(1.0)).alias("value"),
@@ -137,95 +157,133 @@ def normalise_units(
     return normalised, problems
 
 
+def _unknown(
+    frame: pl.DataFrame, known: pl.DataFrame, key: list[str], column: str, expected: str
+) -> list[Problem]:
+    """Rows whose `key` is not among `known` (an anti-join), each with a close match if any.
+
+    Empty keys are the schema's to report ("an empty cell"), not unknown ids.
+    """
+    where = [c for c in ("source_file", "source_row") if c in frame.columns]
+    unknown = (
+        frame.select(*where, *key)
+        .filter(pl.all_horizontal(pl.col(k).is_not_null() for k in key))
+        .join(known.select(key).unique(), on=key, how="anti")
+    )
+    if unknown.height == 0:
+        return []
+    # Suggestions are computed once per distinct unknown value, against the candidates of its
+    # group (a metric is suggested among its own task's metrics).
+    group = [k for k in key if k != column]
+    candidates: dict[tuple, list[str]] = {
+        tuple(g): values
+        for *g, values in known.group_by(group or pl.lit(0))
+        .agg(pl.col(column).unique().sort())
+        .iter_rows()
+    }
+    suggestion: dict[tuple, str] = {}
+    problems = []
+    for row in _rows(unknown, *key):
+        g = tuple(row[k] for k in group) if group else (0,)
+        value = row[column]
+        if (g, value) not in suggestion:
+            suggestion[(g, value)] = (
+                did_you_mean(value, candidates.get(g, []))
+                if len(suggestion) < MAX_SUGGESTED
+                else ""
+            )
+        problems.append(
+            Problem(
+                *_where(row),
+                column,
+                show_cell(value),
+                expected.format(**row) + suggestion[(g, value)],
+            )
+        )
+    return problems
+
+
+# difflib is quadratic-ish; past this many distinct unknown values, no more suggestions.
+MAX_SUGGESTED = 200
+
+
 def reference_problems(
     results: pl.DataFrame, models: pl.DataFrame, task_metrics: pl.DataFrame
 ) -> list[Problem]:
     """Every result's model must be in models; its task and metric in task_metrics."""
-    known_models = set(models["model_id"].to_list())
-    known_metrics = set(
-        zip(task_metrics["task_id"].to_list(), task_metrics["metric"].to_list(), strict=True)
+    problems = _unknown(
+        results,
+        models,
+        ["model_id"],
+        "model_id",
+        "a model_id listed in models.csv (or the model registry)",
     )
-    known_tasks = {t for t, _ in known_metrics}
-    problems = []
-    for row in results.iter_rows(named=True):
-        if row["model_id"] not in known_models:
-            problems.append(
-                Problem(
-                    *_where(results, row),
-                    "model_id",
-                    repr(row["model_id"]),
-                    "a model_id listed in models.csv (or the model registry)",
-                )
-            )
-        if row["task_id"] not in known_tasks:
-            problems.append(
-                Problem(
-                    *_where(results, row),
-                    "task_id",
-                    repr(row["task_id"]),
-                    "a task_id listed in task_metrics.csv",
-                )
-            )
-        elif (row["task_id"], row["metric"]) not in known_metrics:
-            problems.append(
-                Problem(
-                    *_where(results, row),
-                    "metric",
-                    repr(row["metric"]),
-                    f"a metric declared for {row['task_id']} in task_metrics.csv",
-                )
-            )
+    problems += _unknown(
+        results, task_metrics, ["task_id"], "task_id", "a task_id listed in task_metrics.csv"
+    )
+    known_task = results.select(
+        *(c for c in ("source_file", "source_row") if c in results.columns), "task_id", "metric"
+    ).join(task_metrics.select("task_id").unique(), on="task_id", how="semi")
+    problems += _unknown(
+        known_task,
+        task_metrics,
+        ["task_id", "metric"],
+        "metric",
+        "a metric declared for {task_id} in task_metrics.csv",
+    )
     return problems
+
+
+def _bounds_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    return f"<= {high:g}" if high is not None else f">= {low:g}"
 
 
 def range_problems(frame: pl.DataFrame, value_column: str = "value") -> list[Problem]:
     """Values must lie in the range of their unit (percent and BLEU 0-100, log-probs <= 0)."""
-    problems = []
-    for row in frame.iter_rows(named=True):
-        value, unit = row[value_column], row["unit"]
-        if value is None or unit not in UNIT_RANGES:
-            continue
-        low, high = UNIT_RANGES[unit]
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = (
-                f"between {low:g} and {high:g}"
-                if low is not None and high is not None
-                else (f"<= {high:g}" if high is not None else f">= {low:g}")
-            )
-            problems.append(
-                Problem(
-                    *_where(frame, row), value_column, repr(value), f"a value {bounds} ({unit})"
-                )
-            )
-    return problems
+    ranges = pl.DataFrame(
+        {
+            "unit": list(UNIT_RANGES),
+            "low": [r[0] for r in UNIT_RANGES.values()],
+            "high": [r[1] for r in UNIT_RANGES.values()],
+        },
+        schema={"unit": pl.String, "low": pl.Float64, "high": pl.Float64},
+    )
+    value = pl.col(value_column)
+    where = [c for c in ("source_file", "source_row") if c in frame.columns]
+    outside = (
+        frame.select(*where, value_column, "unit")
+        .join(ranges, on="unit", how="inner")
+        .filter(
+            value.is_not_null()
+            & ((value < pl.col("low")).fill_null(False) | (value > pl.col("high")).fill_null(False))
+        )
+    )
+    return [
+        Problem(
+            *_where(row),
+            value_column,
+            repr(row[value_column]),
+            f"a value {_bounds_text(row['low'], row['high'])} ({row['unit']})",
+        )
+        for row in _rows(outside, value_column, "unit", "low", "high")
+    ]
 
 
 def catalogue_problems(tasks: pl.DataFrame, task_metrics: pl.DataFrame) -> list[Problem]:
     """task_metrics must name known tasks; each task's preferred metric must be declared."""
-    known_tasks = set(tasks["task_id"].to_list())
-    declared = set(
-        zip(task_metrics["task_id"].to_list(), task_metrics["metric"].to_list(), strict=True)
+    problems = _unknown(
+        task_metrics, tasks, ["task_id"], "task_id", "a task_id listed in tasks.csv"
     )
-    problems = [
-        Problem(
-            *_where(task_metrics, row),
-            "task_id",
-            repr(row["task_id"]),
-            "a task_id listed in tasks.csv",
-        )
-        for row in task_metrics.iter_rows(named=True)
-        if row["task_id"] not in known_tasks
-    ]
-    problems += [
-        Problem(
-            *_where(tasks, row),
-            "preferred_metric",
-            repr(row["preferred_metric"]),
-            f"a metric declared for {row['task_id']} in task_metrics.csv",
-        )
-        for row in tasks.iter_rows(named=True)
-        if (row["task_id"], row["preferred_metric"]) not in declared
-    ]
+    declared = task_metrics.select("task_id", pl.col("metric").alias("preferred_metric"))
+    problems += _unknown(
+        tasks,
+        declared,
+        ["task_id", "preferred_metric"],
+        "preferred_metric",
+        "a metric declared for {task_id} in task_metrics.csv",
+    )
     problems += range_problems(
         task_metrics.filter(pl.col("random_level").is_not_null()), value_column="random_level"
     )
@@ -233,18 +291,19 @@ def catalogue_problems(tasks: pl.DataFrame, task_metrics: pl.DataFrame) -> list[
 
 
 def table1_problems(table1: pl.DataFrame, task_metrics: pl.DataFrame) -> list[Problem]:
-    declared = set(
-        zip(task_metrics["task_id"].to_list(), task_metrics["metric"].to_list(), strict=True)
+    """A Table 1 row linked to a curve names a task and metric declared in task_metrics."""
+    undeclared = table1.filter(pl.col("task_id").is_not_null()).join(
+        task_metrics.select("task_id", "metric"),
+        on=["task_id", "metric"],
+        how="anti",
+        nulls_equal=True,
     )
-    problems = []
-    for row in table1.filter(pl.col("task_id").is_not_null()).iter_rows(named=True):
-        if (row["task_id"], row["metric"]) not in declared:
-            problems.append(
-                Problem(
-                    *_where(table1, row),
-                    "metric",
-                    f"{row['task_id']!r} / {row['metric']!r}",
-                    "a task and metric declared in task_metrics.csv",
-                )
-            )
-    return problems
+    return [
+        Problem(
+            *_where(row),
+            "metric",
+            f"{show_cell(row['task_id'])} / {show_cell(row['metric'])}",
+            "a task and metric declared in task_metrics.csv",
+        )
+        for row in _rows(undeclared, "task_id", "metric")
+    ]

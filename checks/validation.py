@@ -8,13 +8,16 @@ to go on when there are any.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandera.polars as pa
 import polars as pl
 
-MAX_PROBLEMS_IN_MESSAGE = 25
+# A person reads the first problems and fixes them; past this many, a count says how many remain.
+MAX_PROBLEMS_SHOWN = 20
 
 
 @dataclass(frozen=True, order=True)
@@ -35,18 +38,28 @@ class Problem:
         return f"{where}: found {self.found}; expected {self.expected}"
 
 
+def in_reading_order(problems: Iterable[Problem]) -> list[Problem]:
+    """Each problem once, by file, then row, then column: the order a person fixes them in."""
+    return sorted(set(problems), key=lambda p: (p.file, p.row or 0, p.column or "", p.found))
+
+
+def problem_lines(problems: Iterable[Problem], limit: int = MAX_PROBLEMS_SHOWN) -> list[str]:
+    """One line per problem, in reading order, the last saying how many more were left out."""
+    ordered = in_reading_order(problems)
+    lines = [str(p) for p in ordered[:limit]]
+    if len(ordered) > limit:
+        lines.append(f"… and {len(ordered) - limit} more")
+    return lines
+
+
 class ValidationError(ValueError):
     """Raised with every problem found, before anything is written."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(set(problems), key=lambda p: (p.file, p.row or 0, p.column or ""))
-        shown = [str(p) for p in self.problems[:MAX_PROBLEMS_IN_MESSAGE]]
-        more = len(self.problems) - len(shown)
-        tail = f"\n... and {more} more" if more > 0 else ""
+        self.problems = in_reading_order(problems)
         super().__init__(
             f"{len(self.problems)} problem(s) in the input; nothing was written:\n"
-            + "\n".join(shown)
-            + tail
+            + "\n".join(problem_lines(self.problems))
         )
 
 
@@ -55,10 +68,21 @@ def raise_if_any(problems: list[Problem]) -> None:
         raise ValidationError(problems)
 
 
-def _show(value: object) -> str:
-    if value is None:
+def show_cell(value: object) -> str:
+    """What a message says was found: the value as Python writes it, or "an empty cell"."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return "an empty cell"
     return repr(value)
+
+
+def did_you_mean(value: object, known: Iterable[str]) -> str:
+    """ "; did you mean 'gpt3-175b'?" for the closest known id (to end an expectation), or ""."""
+    if not isinstance(value, str):
+        return ""
+    known = list(known)
+    same_but_case = [k for k in known if k.lower() == value.lower()]
+    matches = same_but_case or difflib.get_close_matches(value, known, n=1, cutoff=0.75)
+    return f"; did you mean {matches[0]!r}?" if matches else ""
 
 
 # --- parsing: every CSV is read as text first, so a bad cell is reported, not silently nulled ---
@@ -66,53 +90,58 @@ def _show(value: object) -> str:
 _NUMBER_WORDS = {pl.Float64: "a number", pl.Int64: "a whole number", pl.Boolean: "true or false"}
 
 
+def _parsed(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """The typed value of a text cell, null where it does not parse (NaN and inf are not data)."""
+    if dtype == pl.Boolean:
+        lowered = text.str.to_lowercase()
+        return (
+            pl.when(lowered.is_in(["true", "yes", "1"]))
+            .then(True)
+            .when(lowered.is_in(["false", "no", "0"]))
+            .then(False)
+            .otherwise(None)
+        )
+    if dtype == pl.Int64:
+        number = text.cast(pl.Float64, strict=False)
+        whole = number.is_finite() & (number == number.round(0)) & (number.abs() < 2**53)
+        return pl.when(whole).then(number).otherwise(None).cast(pl.Int64, strict=False)
+    number = text.cast(dtype, strict=False)
+    return pl.when(number.is_finite()).then(number).otherwise(None)
+
+
 def cast_columns(
     frame: pl.DataFrame, dtypes: dict[str, pl.DataType], *, file_label: str | None = None
 ) -> tuple[pl.DataFrame, list[Problem]]:
-    """Cast text columns to `dtypes`; report each non-empty cell that does not parse."""
-    problems: list[Problem] = []
-    casts = []
-    for column, dtype in dtypes.items():
-        if column not in frame.columns:
-            continue
-        text = pl.col(column).cast(pl.String).str.strip_chars()
-        empty = text.is_null() | (text == "")
-        if dtype == pl.Boolean:
-            lowered = text.str.to_lowercase()
-            parsed = (
-                pl.when(lowered.is_in(["true", "yes", "1"]))
-                .then(True)
-                .when(lowered.is_in(["false", "no", "0"]))
-                .then(False)
-                .otherwise(None)
-            )
-        elif dtype == pl.Int64:
-            number = text.cast(pl.Float64, strict=False)
-            whole = number.is_finite() & (number == number.round(0)) & (number.abs() < 2**53)
-            parsed = pl.when(whole).then(number).otherwise(None).cast(pl.Int64, strict=False)
-        else:
-            number = text.cast(dtype, strict=False)
-            parsed = (
-                pl.when(number.is_finite()).then(number).otherwise(None)
-            )  # NaN and inf are not data
-        bad = frame.select(
-            pl.col("source_file"),
-            pl.col("source_row"),
-            text.alias("cell"),
-            (~empty & parsed.is_null()).alias("bad"),
-        ).filter(pl.col("bad"))
-        for row in bad.iter_rows(named=True):
-            problems.append(
-                Problem(
-                    file_label or row["source_file"],
-                    row["source_row"],
-                    column,
-                    _show(row["cell"]),
-                    _NUMBER_WORDS.get(dtype, str(dtype)),
-                )
-            )
-        casts.append(pl.when(empty).then(None).otherwise(parsed).cast(dtype).alias(column))
-    return frame.with_columns(casts), problems
+    """Cast text columns to `dtypes` in one pass; report each non-empty cell that does not parse.
+
+    Cells arrive stripped, empty ones as null (sources/literature.py's read_text_csv).
+    """
+    columns = [c for c in dtypes if c in frame.columns]
+    if not columns:
+        return frame, []
+    typed = frame.with_columns(
+        _parsed(pl.col(c).cast(pl.String), dtypes[c]).alias(f"__typed_{c}") for c in columns
+    )
+    unparsed = {c: pl.col(c).is_not_null() & pl.col(f"__typed_{c}").is_null() for c in columns}
+    bad = typed.filter(pl.any_horizontal(unparsed.values())).select(
+        "source_file", "source_row", *columns, *(e.alias(f"__bad_{c}") for c, e in unparsed.items())
+    )
+    problems = [
+        Problem(
+            file_label or row["source_file"],
+            row["source_row"],
+            column,
+            show_cell(row[column]),
+            _NUMBER_WORDS.get(dtypes[column], str(dtypes[column])),
+        )
+        for row in bad.to_dicts()
+        for column in columns
+        if row[f"__bad_{column}"]
+    ]
+    typed = typed.with_columns(
+        pl.col(f"__typed_{c}").cast(dtypes[c]).alias(c) for c in columns
+    ).drop(f"__typed_{c}" for c in columns)
+    return typed, problems
 
 
 # --- schema checks: pandera failure cases -> Problems ---
@@ -134,11 +163,22 @@ _CHECK_WORDS: list[tuple[str, str]] = [
 ]
 
 
+def _number_words(text: str) -> str:
+    """A bound as the range rules write it: 100000.0 -> 100000, 10000000000000.0 -> 1e+13."""
+    try:
+        return f"{float(text):g}"
+    except ValueError:
+        return text
+
+
 def _expected_from_check(check: str) -> str:
     for pattern, words in _CHECK_WORDS:
         match = re.match(pattern, check)
         if match:
-            return words.format(*match.groups())
+            groups = match.groups()
+            if pattern.startswith(("^greater", "^less", "^in_range")):
+                groups = tuple(_number_words(g) for g in groups)
+            return words.format(*groups)
     if check in ("multiple_fields_uniqueness", "field_uniqueness", "unique"):
         return "a unique key (another row has the same key)"
     return check
@@ -171,27 +211,57 @@ def schema_problems(
     return []
 
 
+def _typed(text: object, kind: type | None) -> object:
+    """Pandera gives failure cases as text; a number is written as a number (140.0, not '140.0')."""
+    if kind is None or not isinstance(text, str):
+        return text
+    try:
+        return kind(text)
+    except ValueError:
+        return text
+
+
 def _failures_to_problems(
     failures: pl.DataFrame, frame: pl.DataFrame, schema: type[pa.DataFrameModel], table: str
 ) -> list[Problem]:
-    files = frame["source_file"].to_list() if "source_file" in frame.columns else None
-    rows = frame["source_row"].to_list() if "source_row" in frame.columns else None
+    """Pandera's failure cases, located by a join on the row index (no per-row lookups)."""
+    located = failures.with_columns(pl.col("index").cast(pl.Int64))
+    if {"source_file", "source_row"} <= set(frame.columns):
+        where = frame.select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("index"), "source_file", "source_row"
+        )
+        located = located.join(where, on="index", how="left")
+    else:
+        located = located.with_columns(
+            pl.lit(None, dtype=pl.String).alias("source_file"),
+            pl.lit(None, dtype=pl.Int64).alias("source_row"),
+        )
     key_columns = getattr(schema.Config, "unique", None)
+    numeric = {
+        name: int if dtype.is_integer() else float
+        for name, dtype in frame.schema.items()
+        if dtype.is_numeric()
+    }
     problems = []
-    for failure in failures.iter_rows(named=True):
-        index = failure.get("index")
+    for failure in located.iter_rows(named=True):
         column = failure.get("column")
         check = str(failure.get("check"))
         if column == schema.__name__ or failure.get("schema_context") == "DataFrameSchema":
             column = ", ".join(key_columns) if key_columns and "unique" in check else None
-        file = files[index] if files is not None and index is not None else table
-        row = rows[index] if rows is not None and index is not None else None
         found = failure.get("failure_case")
         if "unique" in check:
             found = "a duplicate of another row's key " + str(found)
         elif check == "not_nullable":
             found = "an empty cell"
         else:
-            found = _show(found)
-        problems.append(Problem(str(file), row, column, found, _expected_from_check(check)))
+            found = show_cell(_typed(found, numeric.get(column)))
+        problems.append(
+            Problem(
+                str(failure["source_file"] or table),
+                failure["source_row"],
+                column,
+                found,
+                _expected_from_check(check),
+            )
+        )
     return problems

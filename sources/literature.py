@@ -7,14 +7,13 @@ Dropping a new CSV into `results/` adds its rows: no code change.
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from checks.validation import Problem, cast_columns, raise_if_any
+from checks.validation import Problem, cast_columns, raise_if_any, show_cell
+from sources.csv_text import read_csv_text
 from sources.paths import LITERATURE_DIR, PROJECT_ROOT
 
 RESULT_COLUMNS_REQUIRED = [
@@ -81,50 +80,44 @@ TABLE1_COLUMNS = [
 
 @dataclass(frozen=True)
 class LiteratureTables:
+    """The curated tables, and what reading them found (so staging can report it all at once)."""
+
     models: pl.DataFrame
     tasks: pl.DataFrame
     task_metrics: pl.DataFrame
     results: pl.DataFrame
     table1: pl.DataFrame
+    problems: tuple[Problem, ...] = ()  # parse problems: cells that did not type, bad files
+    unreadable: frozenset[str] = frozenset()  # tables with no usable file: no rules against them
+    ignored: tuple[str, ...] = ()  # files in results/ that are not read, and why
 
 
 def display_path(path: Path) -> str:
     """Paths in messages are relative to the project when they can be."""
+    absolute = path.parent.resolve() / path.name  # a link is named as itself, not its target
     try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
+        return str(absolute.relative_to(PROJECT_ROOT))
     except ValueError:
-        return str(path)
+        return str(absolute)
 
 
 def read_text_csv(
     path: Path, columns: list[str], optional: list[str] = (), *, other_columns_allowed: bool = False
 ) -> tuple[pl.DataFrame, list[Problem]]:
-    """Read every cell as text (one pass of the csv module) and check the header against the
-    documented columns (extra ones allowed for files we do not own); each row keeps the line its
-    record starts on."""
+    """Read every cell as text (sources/csv_text.py) and check the header against the documented
+    columns (extra ones allowed for files we do not own); each row keeps the line its record
+    starts on. Only the documented columns are kept."""
     label = display_path(path)
-    try:
-        header, records, starts, problems = _read_records(path, label)
-    except (OSError, csv.Error, UnicodeDecodeError) as error:
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return pl.DataFrame(), [
-            Problem(
-                label,
-                None,
-                None,
-                f"an unreadable CSV ({first_line})",
-                "a UTF-8 comma-separated file with a header row",
-            )
-        ]
-    if problems:
+    header, frame, problems = read_csv_text(path, label)
+    if not header:  # unreadable, empty or too large: nothing more to say about its columns
         return pl.DataFrame(), problems
-    problems = [
+    header_problems = [
         Problem(label, 1, column, "no such column", "the documented column to be present")
         for column in columns
         if column not in header
     ]
     allowed = set(columns) | set(optional)
-    problems += [
+    header_problems += [
         Problem(
             label,
             1,
@@ -135,75 +128,50 @@ def read_text_csv(
         for column in header
         if column not in allowed and not other_columns_allowed
     ]
-    if problems:
-        return pl.DataFrame(), problems
-    cells = {column: [record[i] for record in records] for i, column in enumerate(header)}
-    frame = pl.DataFrame(cells, schema=dict.fromkeys(header, pl.String))
-    for column in optional:
-        if column not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
-    frame = frame.with_columns(
-        [pl.col(c).str.strip_chars().replace("", None) for c in frame.columns]
-    ).with_columns(
-        pl.lit(label).alias("source_file"),
-        pl.Series("source_row", starts, dtype=pl.Int64),
+    if frame.width == 0 or header_problems:  # the file's shape is wrong: none of its rows count
+        return pl.DataFrame(), problems + header_problems
+    # Strip and null the empty cells of the columns that have any to strip: a column copied only
+    # where it changes keeps the peak memory of a large file near one copy of its cells.
+    to_clean = frame.select(
+        (pl.col(c).str.contains(r"^\s|\s$") | (pl.col(c) == "")).any().alias(c) for c in header
+    ).row(0, named=True)
+    source_row = frame["source_row"]
+    frame = frame.select(
+        *(
+            pl.col(c).str.strip_chars().replace("", None) if to_clean[c] else pl.col(c)
+            for c in header
+        ),
+        *(pl.lit(None, dtype=pl.String).alias(c) for c in optional if c not in header),
+    ).with_columns(pl.lit(label).alias("source_file"), source_row)
+    return frame, problems
+
+
+SCALE_SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+def scale_expr(text: pl.Expr) -> pl.Expr:
+    """'13B' -> 1.3e10, '40M' -> 4e7, '1,320M' -> 1.32e9, '2.3E+22' -> 2.3e22; else null."""
+    cleaned = text.str.strip_chars().str.replace_all(",", "", literal=True)
+    multiplier = (
+        cleaned.str.slice(-1)
+        .str.to_uppercase()
+        .replace_strict(SCALE_SUFFIXES, default=None, return_dtype=pl.Float64)
     )
-    return frame, []
-
-
-def _read_records(
-    path: Path, label: str
-) -> tuple[list[str], list[list[str]], list[int], list[Problem]]:
-    """Header, records, the line each record starts on (a quoted cell may span lines), and
-    records of the wrong width."""
-    records, starts, problems = [], [], []
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            return [], [], [], [Problem(label, None, None, "an empty file", "a header row")]
-        previous_end = reader.line_num
-        for record in reader:
-            start = previous_end + 1
-            previous_end = reader.line_num
-            if not record:
-                continue
-            if len(record) != len(header):
-                problems.append(
-                    Problem(
-                        label,
-                        start,
-                        None,
-                        f"{len(record)} fields",
-                        f"{len(header)} fields, as in the header (a stray or missing comma?)",
-                    )
-                )
-            records.append(record)
-            starts.append(start)
-    return header, records, starts, problems
+    number = pl.when(multiplier.is_not_null()).then(cleaned.str.head(-1)).otherwise(cleaned)
+    value = number.cast(pl.Float64, strict=False) * multiplier.fill_null(1.0)
+    return pl.when(value.is_finite()).then(value)
 
 
 def parse_scale(text: str | None) -> float | None:
-    """'13B' -> 1.3e10, '40M' -> 4e7, '2.3E+22' -> 2.3e22; 'Many' and blanks -> None."""
-    if text is None:
-        return None
-    cleaned = text.strip().replace(",", "")
-    multipliers = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
-    try:
-        if cleaned[-1:].upper() in multipliers:
-            value = float(cleaned[:-1]) * multipliers[cleaned[-1].upper()]
-        else:
-            value = float(cleaned)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+    """One printed scale as a number ('Many' and blanks -> None), by `scale_expr`."""
+    return pl.select(scale_expr(pl.lit(text, dtype=pl.String))).item()
 
 
 def _models(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
     frame, problems = read_text_csv(directory / "models.csv", MODEL_COLUMNS)
-    if problems:
+    if frame.width == 0:
         return frame, problems
-    frame, problems = cast_columns(
+    frame, cast_problems = cast_columns(
         frame,
         {
             "params": pl.Float64,
@@ -212,6 +180,7 @@ def _models(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
             "flops_printed_by_wei": pl.Float64,
         },
     )
+    problems += cast_problems
     frame = frame.with_columns(
         pl.lit(None, dtype=pl.String).alias("weights"),
         pl.lit(None, dtype=pl.String).alias("revision"),
@@ -226,59 +195,50 @@ def _tasks(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
 
 def _task_metrics(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
     frame, problems = read_text_csv(directory / "task_metrics.csv", TASK_METRIC_COLUMNS)
-    if problems:
+    if frame.width == 0:
         return frame, problems
-    return cast_columns(frame, {"higher_is_better": pl.Boolean, "random_level": pl.Float64})
+    frame, cast_problems = cast_columns(
+        frame, {"higher_is_better": pl.Boolean, "random_level": pl.Float64}
+    )
+    return frame, problems + cast_problems
 
 
 def _table1(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
     frame, problems = read_text_csv(directory / "table1_emergent_scale.csv", TABLE1_COLUMNS)
-    if problems:
+    if frame.width == 0:
         return frame, problems
-    frame, problems = cast_columns(frame, {"row_order": pl.Int64, "shots": pl.Int64})
-    label = frame["source_file"][0] if frame.height else "table1_emergent_scale.csv"
-    flops = [parse_scale(v) for v in frame["train_flops_as_printed"].to_list()]
-    params = [parse_scale(v) for v in frame["params_as_printed"].to_list()]
-    non_numeric = {"many"}
-    for row, printed_f, printed_p, f, p in zip(
-        frame["source_row"],
-        frame["train_flops_as_printed"],
-        frame["params_as_printed"],
-        flops,
-        params,
-        strict=True,
-    ):
-        for column, printed, value in (
-            ("train_flops_as_printed", printed_f, f),
-            ("params_as_printed", printed_p, p),
-        ):
-            if value is None and (printed or "").strip().lower() not in non_numeric:
-                problems.append(
-                    Problem(
-                        label, row, column, repr(printed), "a number like 2.3E+22 or 13B, or 'Many'"
-                    )
-                )
-    frame = (
-        frame.with_columns(
-            pl.Series("reported_flops", flops, dtype=pl.Float64),
-            pl.Series("reported_params", params, dtype=pl.Float64),
+    frame, cast_problems = cast_columns(frame, {"row_order": pl.Int64, "shots": pl.Int64})
+    problems += cast_problems
+    printed = {"reported_flops": "train_flops_as_printed", "reported_params": "params_as_printed"}
+    frame = frame.with_columns(scale_expr(pl.col(p)).alias(r) for r, p in printed.items())
+    for reported, column in printed.items():  # 'Many' (Table 1 row 23): kept, non-numeric
+        unparsed = frame.filter(
+            pl.col(reported).is_null() & (pl.col(column).str.to_lowercase().fill_null("") != "many")
         )
-        .with_columns(
-            (
-                pl.col("reported_flops").is_not_null() & pl.col("reported_params").is_not_null()
-            ).alias("is_numeric"),
-        )
-        .drop("train_flops_as_printed", "params_as_printed")
-    )
+        problems += [
+            Problem(
+                row["source_file"],
+                row["source_row"],
+                column,
+                show_cell(row[column]),
+                "a number like 2.3E+22 or 13B, or 'Many'",
+            )
+            for row in unparsed.select("source_file", "source_row", column).to_dicts()
+        ]
+    frame = frame.with_columns(
+        (pl.col("reported_flops").is_not_null() & pl.col("reported_params").is_not_null()).alias(
+            "is_numeric"
+        ),
+    ).drop("train_flops_as_printed", "params_as_printed")
     return frame, problems
 
 
 def read_results_file(path: Path) -> tuple[pl.DataFrame, list[Problem]]:
     """One paper's results in the documented format (README, 'Adding a paper')."""
     frame, problems = read_text_csv(path, RESULT_COLUMNS_REQUIRED, RESULT_COLUMNS_OPTIONAL)
-    if problems:
+    if frame.width == 0:
         return frame, problems
-    frame, problems = cast_columns(
+    frame, cast_problems = cast_columns(
         frame,
         {
             "shots": pl.Int64,
@@ -287,6 +247,7 @@ def read_results_file(path: Path) -> tuple[pl.DataFrame, list[Problem]]:
             "in_wei_figure": pl.Boolean,
         },
     )
+    problems += cast_problems
     frame = frame.with_columns(
         pl.col("in_wei_figure").fill_null(False),
         pl.lit("literature").alias("origin"),
@@ -294,40 +255,85 @@ def read_results_file(path: Path) -> tuple[pl.DataFrame, list[Problem]]:
     return frame, problems
 
 
-def read_results(directory: Path) -> tuple[pl.DataFrame, list[Problem]]:
-    frames, problems = [], []
-    files = sorted((directory / "results").glob("*.csv"))
-    if not files:
-        problems.append(
-            Problem(
-                display_path(directory / "results"),
-                None,
-                None,
-                "no CSV files",
-                "at least one results/*.csv",
-            )
+def results_files(directory: Path) -> tuple[list[Path], list[Problem], list[str]]:
+    """The CSVs of results/ (any case of .csv), links out of the folder refused, the rest named.
+
+    A link that leads outside results/ could make the lake read (and echo in its messages) any
+    file on the machine, so it is refused with a problem, not followed.
+    """
+    folder = directory / "results"
+    if not folder.is_dir():
+        return (
+            [],
+            [Problem(display_path(folder), None, None, "no such folder", "results/*.csv")],
+            [],
         )
+    inside = folder.resolve()
+    files, problems, ignored = [], [], []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        label = display_path(path)
+        if path.is_symlink() and not path.resolve().is_relative_to(inside):
+            problems.append(
+                Problem(
+                    label,
+                    None,
+                    None,
+                    f"a symbolic link to {path.resolve()}, outside results/",
+                    "a file inside results/ (links out of the folder are not followed)",
+                )
+            )
+        elif path.name.startswith("~$"):  # Excel's lock file while the CSV is open in Excel
+            ignored.append(f"{label}: ignored (an Excel lock file; only results/*.csv are read)")
+        elif path.suffix.lower() != ".csv" or not path.is_file():
+            if not path.name.startswith("."):  # .DS_Store, editor swap files: not worth a line
+                what = "a folder" if path.is_dir() else "not a .csv file"
+                ignored.append(f"{label}: ignored ({what}; only results/*.csv files are read)")
+        else:
+            files.append(path)
+    if not files and not problems:
+        problems.append(
+            Problem(display_path(folder), None, None, "no CSV files", "at least one results/*.csv")
+        )
+    return files, problems, ignored
+
+
+def read_results(directory: Path) -> tuple[pl.DataFrame, list[Problem], list[str]]:
+    """Every results file's rows; a file whose shape is wrong contributes none (and says why)."""
+    files, problems, ignored = results_files(directory)
+    frames = []
     for path in files:
         frame, file_problems = read_results_file(path)
         problems += file_problems
-        if not file_problems:
+        if frame.width:
             frames.append(frame)
     results = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-    return results, problems
+    return results, problems, ignored
 
 
-def read_literature(directory: Path = LITERATURE_DIR) -> LiteratureTables:
-    """Read and type every curated file; raise ValidationError naming file/row/column on bad cells."""
+def read_literature(directory: Path = LITERATURE_DIR, *, strict: bool = True) -> LiteratureTables:
+    """Read and type every curated file, every file's problems together.
+
+    With `strict` (the default) any problem raises ValidationError naming file, row and column;
+    without, the problems ride along (`LiteratureTables.problems`) so that staging can add the
+    schema and rule problems of everything that could be read, and report them all in one pass.
+    """
     problems: list[Problem] = []
-    models, p = _models(directory)
-    problems += p
-    tasks, p = _tasks(directory)
-    problems += p
-    task_metrics, p = _task_metrics(directory)
-    problems += p
-    table1, p = _table1(directory)
-    problems += p
-    results, p = read_results(directory)
-    problems += p
-    raise_if_any(problems)
-    return LiteratureTables(models, tasks, task_metrics, results, table1)
+    tables = {}
+    for name, read in (
+        ("models", _models),
+        ("tasks", _tasks),
+        ("task_metrics", _task_metrics),
+        ("table1", _table1),
+    ):
+        tables[name], found = read(directory)
+        problems += found
+    tables["results"], found, ignored = read_results(directory)
+    problems += found
+    if strict:
+        raise_if_any(problems)
+    return LiteratureTables(
+        **tables,
+        problems=tuple(problems),
+        unreadable=frozenset(name for name, frame in tables.items() if frame.width == 0),
+        ignored=tuple(ignored),
+    )

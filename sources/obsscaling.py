@@ -9,6 +9,7 @@ into percent, with the file and column as provenance on every row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +64,10 @@ class ObsScalingTables:
     results: pl.DataFrame
 
 
-def fetch_obsscaling() -> dict[str, Path]:
-    """Verified local copies of both files (cache, then EMERGENCE_MIRROR, then the network)."""
-    return {name: fetch(remote) for name, remote in REMOTE_FILES.items()}
+def fetch_obsscaling(report: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """Verified local copies of both files (cache, then EMERGENCE_MIRROR, then the network);
+    `report` hears about a corrupt cached copy being replaced."""
+    return {name: fetch(remote, report=report) for name, remote in REMOTE_FILES.items()}
 
 
 def read_models(path: Path) -> tuple[pl.DataFrame, list[Problem]]:

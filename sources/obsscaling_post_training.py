@@ -20,6 +20,7 @@ Columns read and why the others are not:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -165,9 +166,15 @@ def read_post_training(path: Path) -> tuple[pl.DataFrame, list[Problem]]:
     return results, problems
 
 
-def fetch_obsscaling_with_post_training() -> dict[str, Path]:
-    """Verified local copies of every ObsScaling file the lake reads (one source: all or none)."""
-    return {**fetch_obsscaling(), "post_training": fetch(POST_TRAINING_FILE)}
+def fetch_obsscaling_with_post_training(
+    report: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """Verified local copies of every ObsScaling file the lake reads (one source: all or none);
+    `report` hears about a corrupt cached copy being replaced."""
+    return {
+        **fetch_obsscaling(report=report),
+        "post_training": fetch(POST_TRAINING_FILE, report=report),
+    }
 
 
 def read_obsscaling_with_post_training(paths: dict[str, Path]) -> ObsScalingTables:

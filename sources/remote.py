@@ -10,15 +10,19 @@ pinned sha256 is never used.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sources.paths import mirror_dir, raw_dir
+
+logger = logging.getLogger(__name__)
 
 
 class RemoteUnavailable(RuntimeError):
@@ -66,16 +70,36 @@ def _verify(path: Path, remote: RemoteFile, where: str) -> None:
         )
 
 
-def fetch(remote: RemoteFile, *, timeout_s: float = 60.0) -> Path:
-    """Return a verified local copy of `remote`, caching it under data/raw/."""
+def fetch(
+    remote: RemoteFile,
+    *,
+    timeout_s: float = 60.0,
+    report: Callable[[str], None] | None = None,
+) -> Path:
+    """Return a verified local copy of `remote`, caching it under data/raw/.
+
+    `report` hears, in one line, about a cached copy that no longer matches its pin and is being
+    replaced (default: this module's logger, at warning level).
+    """
     cached = raw_dir() / remote.mirror_path
     if cached.exists():
-        if sha256_of(cached) == remote.sha256:
+        found = sha256_of(cached)
+        if found == remote.sha256:
             return cached
+        (report or logger.warning)(
+            f"{cached}: corrupt cached copy (sha256 {found}, expected {remote.sha256}); "
+            "replacing it from the mirror or the network"
+        )
         cached.unlink()  # a corrupt or stale cache entry is re-fetched, never used
 
-    cached.parent.mkdir(parents=True, exist_ok=True)
     mirror = mirror_dir()
+    if mirror is not None and not mirror.is_dir():
+        raise RemoteUnavailable(
+            f"EMERGENCE_MIRROR={mirror} does not exist or is not a directory: point it at a "
+            "mirror laid out <host>/<path> (for example ../shared/mirror), or unset it to "
+            f"download {remote.url}"
+        )
+    cached.parent.mkdir(parents=True, exist_ok=True)
     if mirror is not None:
         mirrored = mirror / remote.mirror_path
         if not mirrored.exists():

@@ -77,6 +77,12 @@ def _tag(problems: list[Problem], rule: str) -> list[Problem]:
     return [replace(p, rule=rule) for p in problems]
 
 
+def _not_repeating_parse(problems: list[Problem]) -> list[Problem]:
+    """A cell that did not parse is read as empty: its rule problems would only repeat it."""
+    unparsed = {(p.file, p.row, p.column) for p in problems if p.rule == "parse" and p.column}
+    return [p for p in problems if p.rule == "parse" or (p.file, p.row, p.column) not in unparsed]
+
+
 def stage_lake(
     literature: LiteratureTables,
     obsscaling: ObsScalingTables | None = None,
@@ -88,9 +94,13 @@ def stage_lake(
 ) -> StagedLake:
     """Combine the sources, normalise units and run every rule.
 
+    Every problem is found in one pass: parse problems (`literature.problems`, `parse_problems`)
+    do not stop the schema and rule checks of everything that could be read; only a table with
+    no usable file (`literature.unreadable`) skips the checks that would all fail for want of it.
     With `strict` (the default) any problem raises ValidationError; otherwise the problems ride
     along on the result so that Dagster asset checks can report them and block the warehouse.
     """
+    unreadable = literature.unreadable
     models = _concat(
         [
             literature.models,
@@ -99,7 +109,7 @@ def stage_lake(
             *([lmeval.models] if lmeval is not None else []),
         ]
     )
-    models = with_flops_consistency(models)
+    models = with_flops_consistency(models) if models.width else models
     tasks = _concat([literature.tasks, *([lmeval.tasks] if lmeval is not None else [])])
     task_metrics = _concat(
         [literature.task_metrics, *([lmeval.task_metrics] if lmeval is not None else [])]
@@ -112,8 +122,10 @@ def stage_lake(
         ]
     )
     results = _with_optional_columns(results, "results")
-    results, unit_problems = normalise_units(results, task_metrics)
-    problems = _tag(list(parse_problems), "parse") + _tag(unit_problems, "units")
+    unit_problems: list[Problem] = []
+    if results.width and "task_metrics" not in unreadable:
+        results, unit_problems = normalise_units(results, task_metrics)
+    problems = _tag([*literature.problems, *parse_problems], "parse") + _tag(unit_problems, "units")
     frames = {
         "models": models,
         "tasks": tasks,
@@ -122,18 +134,32 @@ def stage_lake(
         "table1": literature.table1,
     }
     for name, frame in frames.items():
+        if frame.width == 0:
+            continue  # its file could not be read; the parse problems say why
         problems += _tag(
             schema_problems(frame, SCHEMAS[name], table=name, file_columns=FILE_COLUMNS.get(name)),
             "schema",
         )
-    problems += _tag(
-        flops_basis_problems(models)
-        + catalogue_problems(tasks, task_metrics)
-        + table1_problems(literature.table1, task_metrics),
-        "catalogue",
-    )
-    problems += _tag(reference_problems(results, models, task_metrics), "references")
-    problems += _tag(range_problems(results), "units")
+    # Tables the cross-table rules can trust: read, and (but for results, which other sources
+    # add to) not missing their curated file.
+    readable = {
+        name
+        for name, frame in frames.items()
+        if frame.width and (name == "results" or name not in unreadable)
+    }
+    catalogue = []
+    if "models" in readable:
+        catalogue += flops_basis_problems(models)
+    if {"tasks", "task_metrics"} <= readable:
+        catalogue += catalogue_problems(tasks, task_metrics)
+    if {"table1", "task_metrics"} <= readable:
+        catalogue += table1_problems(literature.table1, task_metrics)
+    problems += _tag(catalogue, "catalogue")
+    if {"results", "models", "task_metrics"} <= readable:
+        problems += _tag(reference_problems(results, models, task_metrics), "references")
+    if "results" in readable:
+        problems += _tag(range_problems(results), "units")
+    problems = _not_repeating_parse(problems)
     if strict:
         raise_if_any(problems)
     origins = ("literature",) + (("obsscaling",) if obsscaling is not None else ())

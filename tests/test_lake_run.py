@@ -134,7 +134,7 @@ def test_bad_input_fails_before_the_warehouse_and_keeps_its_contents(seeded, tmp
     assert _results_fingerprint(seeded / "emergence.duckdb") == before
 
 
-def test_unparseable_input_fails_in_the_raw_step_with_file_row_column(
+def test_unparseable_input_fails_the_blocking_checks_with_file_row_column(
     seeded, tmp_path, monkeypatch
 ):
     folder = tmp_path / "literature"
@@ -149,9 +149,15 @@ def test_unparseable_input_fails_in_the_raw_step_with_file_row_column(
     result = _run_until_warehouse(dg.DagsterInstance.ephemeral())
 
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "models.csv, row 3, column 'params': found '356M'; expected a number" in str(
-        failure.event_specific_data.error
+    check = next(  # the raw step passes parse problems on, to be reported with all the others
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.event_specific_data.asset_check_key.name == "schemas_hold"
+    )
+    assert not check.passed
+    assert "models.csv, row 3, column 'params': found '356M'; expected a number" in (
+        check.description
     )
     assert _results_fingerprint(seeded / "emergence.duckdb") == before
 

@@ -167,6 +167,39 @@ def test_a_corrupt_cache_entry_is_refetched(data_dir: Path, no_network: list[str
     assert again.read_bytes() == (MIRROR / EMERGENT_FILE.mirror_path).read_bytes()
 
 
+def test_a_corrupt_cache_entry_is_reported_in_one_line_when_replaced(
+    data_dir: Path, no_network: list[str], caplog: pytest.LogCaptureFixture
+):
+    path = fetch(EMERGENT_FILE)
+    path.write_bytes(b"Model\n")
+    corrupt = sha256_of(path)
+    heard: list[str] = []
+    fetch(EMERGENT_FILE, report=heard.append)
+    assert heard == [
+        f"{path}: corrupt cached copy (sha256 {corrupt}, expected {EMERGENT_FILE.sha256}); "
+        "replacing it from the mirror or the network"
+    ]
+    path.write_bytes(b"Model\n")
+    with caplog.at_level("WARNING", logger="sources.remote"):
+        fetch(EMERGENT_FILE)  # without a listener, the module's logger says it
+    assert [r.getMessage() for r in caplog.records] == heard
+    assert fetch(EMERGENT_FILE, report=heard.append) == path and len(heard) == 1  # valid: silent
+
+
+def test_a_missing_mirror_directory_is_named_as_missing(
+    data_dir: Path, no_network: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    missing = tmp_path / "no_such_mirror"
+    monkeypatch.setenv("EMERGENCE_MIRROR", str(missing))
+    with pytest.raises(RemoteUnavailable) as caught:
+        fetch(EMERGENT_FILE)
+    assert str(caught.value).startswith(
+        f"EMERGENCE_MIRROR={missing} does not exist or is not a directory"
+    )
+    assert "not in the mirror" not in str(caught.value)
+    assert no_network == [] and cached_files(data_dir) == []
+
+
 def test_a_corrupt_cache_entry_is_never_used_offline(
     data_dir: Path, no_network: list[str], monkeypatch: pytest.MonkeyPatch
 ):

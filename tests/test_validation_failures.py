@@ -30,6 +30,7 @@ from sources.staging import stage_lake
 
 RESULTS_PALM = "results/chowdhery2022_palm.csv"
 RESULTS_MMLU = "results/hendrycks2021_mmlu.csv"
+RESULTS_GPT3 = "results/brown2020_gpt3.csv"
 MODELS = "models.csv"
 TASKS = "tasks.csv"
 TASK_METRICS = "task_metrics.csv"
@@ -136,6 +137,18 @@ def append_copy(file: str, where: dict[str, str]) -> Mutation:
     return mutate
 
 
+def raw_cell(file: str, where: dict[str, str], column: str, raw: bytes) -> Mutation:
+    """Write bytes no CSV writer would (a NUL, Latin-1) into one cell of one record."""
+
+    def mutate(root: Path) -> int:
+        line = set_cells(root, file, where, {column: "@@CELL@@"})
+        path = root / file
+        path.write_bytes(path.read_bytes().replace(b"@@CELL@@", raw))
+        return line
+
+    return mutate
+
+
 def extra_field(file: str, where: dict[str, str]) -> Mutation:
     """One record gets one field more than the header has (a stray comma)."""
 
@@ -148,6 +161,15 @@ def extra_field(file: str, where: dict[str, str]) -> Mutation:
         return line
 
     return mutate
+
+
+def _drop_last_field(root: Path, file: str, where: dict[str, str]) -> int:
+    header, records = read_records(root / file)
+    index = find_record(root / file, where)
+    line, record = records[index]
+    records[index] = (line, record[:-1])
+    write_records(root / file, header, [r for _, r in records])
+    return line
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -242,6 +264,67 @@ CASES = [
         ("found 'palm-999b'; expected a model_id listed in models.csv",),
     ),
     Case(
+        "unknown model_id differing only in case gets a suggestion",
+        RESULTS_PALM,
+        change(RESULTS_PALM, PALM_62B_MMLU, model_id="palm-62B"),
+        "model_id",
+        (
+            "found 'palm-62B'; expected a model_id listed in models.csv",
+            "did you mean 'palm-62b'?",
+        ),
+    ),
+    Case(
+        "misspelt metric gets a suggestion among its task's metrics",
+        RESULTS_PALM,
+        change(RESULTS_PALM, PALM_62B_MMLU, metric="acuracy"),
+        "metric",
+        ("found 'acuracy'; expected a metric declared for mmlu", "did you mean 'accuracy'?"),
+    ),
+    Case(
+        "empty unit",
+        RESULTS_PALM,
+        change(RESULTS_PALM, PALM_62B_MMLU, unit=""),
+        "unit",
+        ("found an empty cell",),
+        absent=("None",),
+    ),
+    Case(
+        "empty model_id",
+        RESULTS_PALM,
+        change(RESULTS_PALM, PALM_62B_MMLU, model_id=""),
+        "model_id",
+        ("found an empty cell; expected a value (the cell is required)",),
+        absent=("None",),
+    ),
+    Case(
+        "a NUL byte in a note",
+        RESULTS_PALM,
+        raw_cell(RESULTS_PALM, PALM_62B_MMLU, "note", b"bad\x00note"),
+        "note",
+        ("found a NUL byte; expected text without NUL bytes",),
+    ),
+    Case(
+        "a NUL byte in models.csv",
+        MODELS,
+        raw_cell(MODELS, {"model_id": "gopher-117m"}, "label", b"\x00"),
+        "label",
+        ("found a NUL byte; expected text without NUL bytes",),
+    ),
+    Case(
+        "a byte that is not UTF-8 (a Latin-1 e-acute)",
+        RESULTS_PALM,
+        raw_cell(RESULTS_PALM, PALM_62B_MMLU, "note", b"caf\xe9"),
+        None,
+        ("found bytes that are not UTF-8 (b'\\xe9'); expected UTF-8 text",),
+    ),
+    Case(
+        "a record with a field fewer than the header",
+        RESULTS_PALM,
+        lambda root: _drop_last_field(root, RESULTS_PALM, PALM_62B_MMLU),
+        None,
+        ("found 13 fields; expected 14 fields, as in the header",),
+    ),
+    Case(
         "unknown task_id",
         RESULTS_PALM,
         change(RESULTS_PALM, PALM_62B_MMLU, task_id="mmlu_pro"),
@@ -307,7 +390,7 @@ CASES = [
         RESULTS_PALM,
         change(RESULTS_PALM, PALM_62B_MMLU, shots="-1"),
         "shots",
-        ("found '-1'; expected a value between 0 and 1000",),
+        ("found -1; expected a value between 0 and 1000",),
     ),
     Case(
         "shots = 'two'",
@@ -328,7 +411,7 @@ CASES = [
         RESULTS_PALM,
         change(RESULTS_PALM, PALM_62B_MMLU, n_examples="0"),
         "n_examples",
-        ("found '0'; expected a value >= 1",),
+        ("found 0; expected a value >= 1",),
     ),
     Case(
         "in_wei_figure = 'maybe'",
@@ -364,42 +447,42 @@ CASES = [
         MODELS,
         change(MODELS, {"model_id": "gpt3-175b"}, params="175"),
         "params",
-        ("found '175.0'; expected a value between 100000.0 and 10000000000000.0",),
+        ("found 175.0; expected a value between 100000 and 1e+13",),
     ),
     Case(
         "negative params",
         MODELS,
         change(MODELS, {"model_id": "lamda-40m"}, params="-4e7"),
         "params",
-        ("found '-40000000.0'; expected a value between 100000.0 and 10000000000000.0",),
+        ("found -40000000.0; expected a value between 100000 and 1e+13",),
     ),
     Case(
         "negative params on a model with tokens and FLOPs",
         MODELS,
         change(MODELS, {"model_id": "gpt3-small"}, params="-1.25e8"),
         "params",
-        ("found '-125000000.0'; expected a value between 100000.0 and 10000000000000.0",),
+        ("found -125000000.0; expected a value between 100000 and 1e+13",),
     ),
     Case(
         "train_tokens below the plausible range",
         MODELS,
         change(MODELS, {"model_id": "chinchilla-70b"}, train_tokens="1.4e6"),
         "train_tokens",
-        ("found '1400000.0'; expected a value between 100000000.0 and 1000000000000000.0",),
+        ("found 1400000.0; expected a value between 1e+08 and 1e+15",),
     ),
     Case(
         "train_flops above the plausible range",
         MODELS,
         change(MODELS, {"model_id": "palm-540b"}, train_flops="2.5e30"),
         "train_flops",
-        ("found '2.5e+30'; expected a value between 100000000000000.0 and 1e+28",),
+        ("found 2.5e+30; expected a value between 1e+14 and 1e+28",),
     ),
     Case(
         "flops_printed_by_wei below the plausible range",
         MODELS,
         change(MODELS, {"model_id": "palm-540b"}, flops_printed_by_wei="2.5"),
         "flops_printed_by_wei",
-        ("found '2.5'; expected a value between 100000000000000.0 and 1e+28",),
+        ("found 2.5; expected a value between 1e+14 and 1e+28",),
     ),
     Case(
         "flops_basis 'missing' while train_flops is given",
@@ -551,7 +634,7 @@ CASES = [
         TABLE1,
         change(TABLE1, {"task_id": "mmlu"}, params_as_printed="175"),
         "params_as_printed",
-        ("found '175", "expected a value between 100000.0 and 10000000000000.0"),
+        ("found 175", "expected a value between 100000 and 1e+13"),
     ),
     Case(
         "train_flops_as_printed 'NaN'",
@@ -675,3 +758,188 @@ def test_row_is_the_line_in_the_file_after_a_multiline_cell(literature_copy: Pat
     assert f"/literature/{RESULTS_PALM}, row {line}, column 'value': found 'abc'" in str(
         caught.value
     )
+
+
+# --- whole files: encodings, names, links, sizes, and every problem at once -------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+def curated_files(root: Path) -> list[Path]:
+    return sorted([*root.glob("*.csv"), *root.glob("results/*.csv")])
+
+
+def test_a_utf8_bom_is_accepted_in_every_curated_file(literature_copy: Path):
+    """Excel's "CSV UTF-8" starts with a byte-order mark; the tables read are the same."""
+    plain = read_literature(literature_copy)
+    for path in curated_files(literature_copy):
+        path.write_bytes(BOM + path.read_bytes())
+    with_bom = read_literature(literature_copy)
+    for name in ("models", "tasks", "task_metrics", "results", "table1"):
+        assert getattr(with_bom, name).equals(getattr(plain, name)), name
+    assert stage_lake(with_bom).problems == ()
+
+
+def test_upper_case_csv_is_read(literature_copy: Path):
+    results = literature_copy / "results"
+    before = read_literature(literature_copy).results.height
+    (results / "hoffmann2022_chinchilla.csv").rename(results / "hoffmann2022_chinchilla.CSV")
+    tables = read_literature(literature_copy)
+    files = {Path(f).name for f in tables.results["source_file"].unique().to_list()}
+    assert "hoffmann2022_chinchilla.CSV" in files
+    assert tables.results.height == before
+
+
+def test_other_files_in_results_are_named_as_ignored(literature_copy: Path):
+    results = literature_copy / "results"
+    (results / "notes.txt").write_text("not data\n")
+    (results / "palm.csv.bak").write_bytes((results / "chowdhery2022_palm.csv").read_bytes())
+    (results / "old").mkdir()
+    (results / "~$chowdhery2022_palm.csv").write_bytes(b"\x0bowner\x00\x00")  # Excel's lock
+    tables = read_literature(literature_copy)
+    assert len(tables.ignored) == 4
+    assert any("~$chowdhery2022_palm.csv: ignored (an Excel lock file" in x for x in tables.ignored)
+    assert any("results/notes.txt: ignored (not a .csv file" in line for line in tables.ignored)
+    assert any("results/palm.csv.bak: ignored" in line for line in tables.ignored)
+    assert any("results/old: ignored (a folder" in line for line in tables.ignored)
+
+
+def test_a_link_out_of_results_is_refused_and_not_read(literature_copy: Path, tmp_path: Path):
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_bytes((literature_copy / RESULTS_PALM).read_bytes().replace(b"palm-", b"x-"))
+    link = literature_copy / "results" / "linked.csv"
+    link.symlink_to(outside)
+
+    tables = read_literature(literature_copy, strict=False)
+    assert not any(f.endswith("linked.csv") for f in tables.results["source_file"].to_list())
+    with pytest.raises(ValidationError) as caught:
+        stage_lake(tables)
+    message = str(caught.value)
+    assert (
+        f"/literature/results/linked.csv: found a symbolic link to {outside.resolve()}, outside "
+        "results/; expected a file inside results/" in message
+    ), message
+    assert len(caught.value.problems) == 1  # nothing of the linked file was read
+
+
+def test_a_link_inside_results_is_followed(literature_copy: Path):
+    results = literature_copy / "results"
+    (results / "hoffmann2022_chinchilla.csv").rename(results / "hoffmann.data")
+    (results / "chinchilla.csv").symlink_to(results / "hoffmann.data")
+    tables = read_literature(literature_copy)
+    assert any(f.endswith("results/chinchilla.csv") for f in tables.results["source_file"])
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(
+    literature_copy: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """EMERGENCE_MAX_INPUT_MB bounds every input file; here 4 KB, so the big results files fail."""
+    import sources.csv_text
+
+    monkeypatch.setenv("EMERGENCE_MAX_INPUT_MB", str(4 / 1024))
+    scanned = []
+    real_scan = sources.csv_text.scan_records
+    monkeypatch.setattr(
+        sources.csv_text, "scan_records", lambda path: scanned.append(path.name) or real_scan(path)
+    )
+    with pytest.raises(ValidationError) as caught:
+        stage(literature_copy)
+    size = (literature_copy / RESULTS_PALM).stat().st_size
+    assert size > 4096
+    line = (
+        f"/literature/{RESULTS_PALM}: found a file of {size / 2**20:,.2f} MB ({size:,} bytes); "
+        "expected at most 0.00390625 MB (4,096 bytes), the limit EMERGENCE_MAX_INPUT_MB sets"
+    )
+    assert line in str(caught.value), str(caught.value)
+    assert Path(RESULTS_PALM).name not in scanned  # refused on its size, not after reading it
+    small = [p.name for p in curated_files(literature_copy) if p.stat().st_size <= 4096]
+    assert small and set(small) <= set(scanned)  # files under the limit are still read
+
+
+def test_every_problem_is_reported_in_one_pass(literature_copy: Path):
+    """A broken header, a cell that does not parse, an unknown id and a value out of range, in
+    four files: one run names them all (a user fixes everything in one round)."""
+    drop_column(RESULTS_MMLU, "location")(literature_copy)
+    params_line = set_cells(literature_copy, MODELS, {"model_id": "gpt3-175b"}, {"params": "lots"})
+    model_line = set_cells(literature_copy, RESULTS_PALM, PALM_62B_MMLU, {"model_id": "palm-62"})
+    value_line = set_cells(
+        literature_copy,
+        RESULTS_PALM,
+        {"model_id": "palm-8b", "task_id": "mmlu"},
+        {"value": "140"},
+    )
+    level_line = set_cells(
+        literature_copy,
+        TASK_METRICS,
+        {"task_id": "wic", "metric": "accuracy"},
+        {"random_level": "150"},
+    )
+
+    tables = read_literature(literature_copy, strict=False)
+    assert len(tables.problems) == 2  # the header and the unparsed cell
+    with pytest.raises(ValidationError) as caught:
+        stage_lake(tables)
+    message = str(caught.value)
+    expected = [
+        f"/literature/{RESULTS_MMLU}, row 1, column 'location': found no such column",
+        f"/literature/{MODELS}, row {params_line}, column 'params': found 'lots'; expected a number",
+        f"/literature/{RESULTS_PALM}, row {model_line}, column 'model_id': found 'palm-62'; "
+        "expected a model_id listed in models.csv (or the model registry); did you mean 'palm-62b'?",
+        f"/literature/{RESULTS_PALM}, row {value_line}, column 'value': found 140.0; "
+        "expected a value between 0 and 100 (percent)",
+        f"/literature/{TASK_METRICS}, row {level_line}, column 'random_level': found 150.0",
+    ]
+    for text in expected:
+        assert text in message, f"{text!r} not in:\n{message}"
+    assert len(caught.value.problems) == len(expected), message  # and nothing else, no repeats
+
+
+def test_a_failed_check_describes_its_problems_line_by_line(literature_copy: Path):
+    """`make run` prints a failed check's description: the problem lines, capped at 20."""
+    from checks.asset_checks import references_known
+
+    path = literature_copy / RESULTS_GPT3
+    header, records = read_records(path)
+    column = header.index("model_id")
+    for _, record in records:
+        record[column] = "nobody"
+    write_records(path, header, [r for _, r in records])
+    lake = stage_lake(read_literature(literature_copy), strict=False)
+
+    result = references_known(lake)
+    assert not result.passed
+    lines = result.description.splitlines()
+    assert len(records) > 20 and len(lines) == 21
+    assert all(f"/literature/{RESULTS_GPT3}, row " in line for line in lines[:20])
+    assert all("column 'model_id': found 'nobody'" in line for line in lines[:20])
+    assert lines[-1] == f"… and {len(records) - 20} more"
+    assert result.metadata["problems"].value == len(records)
+
+
+def test_the_readme_did_you_mean_example_is_what_the_lake_prints(literature_copy: Path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = next(line for line in readme.splitlines() if "did you mean 'palm-62b'?" in line)
+    line = set_cells(literature_copy, RESULTS_PALM, PALM_62B_MMLU, {"model_id": "palm-62B"})
+    assert f"row {line}," in example
+    with pytest.raises(ValidationError) as caught:
+        stage(literature_copy)
+    printed = str(caught.value).splitlines()[-1]
+    assert printed.split("/literature/", 1)[1] == example.split("/literature/", 1)[1]
+
+
+def test_a_table_whose_file_cannot_be_read_does_not_flood_the_rules_that_need_it(
+    literature_copy: Path,
+):
+    """models.csv without its model_id column: that is said once, not once per result row."""
+    drop_column(MODELS, "model_id")(literature_copy)
+    value_line = set_cells(literature_copy, RESULTS_PALM, PALM_62B_MMLU, {"value": "140"})
+    tables = read_literature(literature_copy, strict=False)
+    assert tables.unreadable == {"models"}
+    with pytest.raises(ValidationError) as caught:
+        stage_lake(tables)
+    assert [str(p).split("/literature/", 1)[1] for p in caught.value.problems] == [
+        f"{MODELS}, row 1, column 'model_id': found no such column; "
+        "expected the documented column to be present",
+        f"{RESULTS_PALM}, row {value_line}, column 'value': found 140.0; "
+        "expected a value between 0 and 100 (percent)",
+    ]
