@@ -22,24 +22,8 @@ import csv
 import sys
 from pathlib import Path
 
+from sources.literature import RESULT_FILE_HEADER
 from sources.paths import LITERATURE_DIR
-
-RESULT_HEADER = [
-    "model_id",
-    "task_id",
-    "shots",
-    "prompting",
-    "setting",
-    "metric",
-    "value",
-    "unit",
-    "n_examples",
-    "citation",
-    "location",
-    "in_wei_figure",
-    "trust",
-    "note",
-]
 
 BROWN = "Brown et al. 2020"  # the citation the existing GPT-3 rows use: one string per paper
 ARITHMETIC_TASKS = {
@@ -237,7 +221,7 @@ def curated_rows(shared: list[dict]) -> dict[str, list[dict]]:
 def write(rows_by_file: dict[str, list[dict]], directory: Path) -> None:
     for name, rows in rows_by_file.items():
         with (directory / name).open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, RESULT_HEADER)  # \r\n, as the other curated files
+            writer = csv.DictWriter(handle, RESULT_FILE_HEADER)  # \r\n, as the other curated files
             writer.writeheader()
             writer.writerows(rows)
 

@@ -29,6 +29,15 @@ RESULT_COLUMNS_REQUIRED = [
     "location",
 ]
 RESULT_COLUMNS_OPTIONAL = ["n_examples", "in_wei_figure", "trust", "note"]
+# The documented column order of a results file (README "Adding a paper").
+RESULT_FILE_HEADER = [
+    *RESULT_COLUMNS_REQUIRED[:8],
+    "n_examples",
+    *RESULT_COLUMNS_REQUIRED[8:],
+    "in_wei_figure",
+    "trust",
+    "note",
+]
 RESULT_FILE_UNITS = ["percent", "fraction", "bleu", "nats", "nats_per_token"]
 
 MODEL_COLUMNS = [
