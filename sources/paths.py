@@ -26,6 +26,11 @@ def raw_dir() -> Path:
     return data_dir() / "raw"
 
 
+def dagster_home() -> Path:
+    """Dagster's instance folder (DAGSTER_HOME for `make run` and `make dev`): runs, events, logs."""
+    return data_dir() / "dagster"
+
+
 def charts_dir() -> Path:
     return data_dir() / "charts"
 
