@@ -15,6 +15,7 @@ runs that crashed, so their pool slots do not hold up runs launched from the UI.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -29,10 +30,8 @@ GRACE_SECONDS = 60  # dagster dev itself waits up to 60 s for each service
 
 
 def _kill_session(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # everything had already stopped
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # everything had already stopped
 
 
 def supervise(command: list[str]) -> int:
