@@ -28,6 +28,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # The code location comes from pyproject.toml's [tool.dagster] (named emergence_lake); Ctrl-C
@@ -37,6 +38,7 @@ dev: $(VENV)/.installed
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	d="$${EMERGENCE_DATA:-data}"; rm -rf "$$d/dagster" "$$d/charts" "$$d/emergence.duckdb" "$$d/.emergence.duckdb".*
