@@ -14,11 +14,11 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.utils import make_new_run_id
 
 from assets.instance import lake_instance
 from assets.run_recovery import PID_TAG, clear_dead_runs, pool_holders
@@ -200,10 +200,7 @@ def failure_message(failure) -> str:
         error = error.cause  # Dagster's wrapper -> the exception the asset raised
     if error is None:
         return "failed (see the run's log in the UI)"
-    text = error.message.strip()
-    if error.cls_name in ("Failure",):
-        return text
-    return f"{text}\n(the traceback is in the run's log: `make dev`, Runs)"
+    return f"{error.message.strip()}\n(the traceback is in the run's log: `make dev`, Runs)"
 
 
 def main() -> int:
@@ -211,10 +208,10 @@ def main() -> int:
     instance = lake_instance()
     for line in clear_dead_runs(instance):
         print(line, flush=True)
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # known before the run starts: its first line names it
     print(f"lake run {run_id[:8]} (instance {instance.root_directory})", flush=True)
     handler = TerminalHandler(started, lambda pool: pool_holders(instance, pool))
-    job = defs_lake_job().with_logger_defs({"console": terminal_logger(handler)})
+    job = lake_job().with_logger_defs({"console": terminal_logger(handler)})
     result = job.execute_in_process(
         instance=instance,
         run_config={"loggers": {"console": {}}},  # loggers not named here fall back to Dagster's
@@ -230,7 +227,7 @@ def main() -> int:
     return summary.exit_code
 
 
-def defs_lake_job() -> dg.JobDefinition:
+def lake_job() -> dg.JobDefinition:
     from assets.definitions import defs  # loads every asset: after the instance is set up
 
     return defs.resolve_job_def("lake")

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from assets.definitions import defs
-from assets.run_lake import RunSummary
+from assets.run_lake import RunSummary, failure_message
 from marts.panels import PANELS
 from sources.paths import LITERATURE_DIR, PROJECT_ROOT
 
@@ -264,3 +264,27 @@ def test_make_run_prints_the_problems_themselves_and_no_traceback(tmp_path, mirr
     )
     # everything it wrote is under EMERGENCE_DATA, Dagster's run history included
     assert (tmp_path / "data" / "dagster" / "history" / "runs.db").exists()
+
+
+def test_a_failed_step_shows_the_assets_own_error_and_no_stack():
+    from dagster._core.execution.plan.objects import StepFailureData
+    from dagster._utils.error import SerializableErrorInfo
+
+    cause = SerializableErrorInfo(
+        "KeyError: 'params'\n", ['  File "marts/x.py", line 3\n'], "KeyError"
+    )
+    wrapped = SerializableErrorInfo(
+        'Error occurred while executing op "emergence":\n',
+        ["dagster frames"],
+        "DagsterExecutionStepExecutionError",
+        cause,
+    )
+    message = failure_message(StepFailureData(error=wrapped, user_failure_data=None))
+    assert message.splitlines()[0] == "KeyError: 'params'"
+    assert "File " not in message and "dagster frames" not in message
+    summary = RunSummary("0123456789", failed_steps={"emergence": message})
+    lines = summary.lines(2.0)
+    assert lines[0] == "lake run 01234567: FAILED in 2.0 s: 1 step(s) failed"
+    assert summary.exit_code == 1
+    assert "  failed step emergence: KeyError: 'params'" in lines
+    assert "      (the traceback is in the run's log: `make dev`, Runs)" in lines
