@@ -1,5 +1,7 @@
 """The lake's Dagster instance: DAGSTER_HOME = $EMERGENCE_DATA/dagster, configured by dagster.yaml.
 
+(Unless DAGSTER_HOME is set to a folder of its own: `sources.paths.dagster_home`.)
+
 Dagster's yaml can read a whole field from one environment variable (`{env: VAR}`) but cannot
 build a path from one, and EMERGENCE_DATA has a default when unset; so the runner points
 DAGSTER_HOME at the data folder itself and links the project's dagster.yaml there. `make run`,
@@ -19,11 +21,15 @@ CONFIG = PROJECT_ROOT / "dagster.yaml"
 
 
 def prepare_dagster_home() -> Path:
-    """Create $EMERGENCE_DATA/dagster with dagster.yaml linked in, and set DAGSTER_HOME to it."""
+    """Create the instance folder with dagster.yaml linked in, and set DAGSTER_HOME to it.
+
+    A dagster.yaml of its own in a DAGSTER_HOME the user chose is left as it is.
+    """
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     link = home / "dagster.yaml"
-    if not (link.is_symlink() and link.resolve() == CONFIG.resolve()):
+    own_config = link.exists() and not link.is_symlink()
+    if not own_config and not (link.is_symlink() and link.resolve() == CONFIG.resolve()):
         fresh = home / f".dagster.yaml.{os.getpid()}"
         fresh.unlink(missing_ok=True)
         fresh.symlink_to(CONFIG)

@@ -126,6 +126,7 @@ def test_kill_9_at_several_points_then_make_run_finishes_with_the_new_state(
         "PYTHONPATH": str(PROJECT_ROOT),
     }
     env.pop("EMERGENCE_DUCKDB", None)
+    env.pop("DAGSTER_HOME", None)  # the default: the instance under EMERGENCE_DATA
 
     def value() -> float:
         with duckdb.connect(str(db), read_only=True) as con:

@@ -68,6 +68,7 @@ def test_make_dev_names_the_location_and_stops_cleanly_on_ctrl_c(tmp_path):
     port = _free_port()
     data = tmp_path / "data"
     env = {**os.environ, "EMERGENCE_DATA": str(data), "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("DAGSTER_HOME", None)  # the default: the instance under EMERGENCE_DATA
     dagster = Path(sys.executable).with_name("dagster")
     command = [sys.executable, "-m", "assets.dev_server", str(dagster), "dev"]
     supervisor = subprocess.Popen(

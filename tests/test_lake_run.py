@@ -238,6 +238,7 @@ def test_make_run_prints_the_problems_themselves_and_no_traceback(tmp_path, mirr
         "PYTHONPATH": str(PROJECT_ROOT),
     }
     env.pop("EMERGENCE_DUCKDB", None)
+    env.pop("DAGSTER_HOME", None)  # the default: the instance under EMERGENCE_DATA
     done = subprocess.run(
         [sys.executable, "-m", "assets.run_lake"],
         cwd=PROJECT_ROOT,
