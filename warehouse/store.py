@@ -166,10 +166,14 @@ def _stage_copy(path: Path) -> Path:
         shutil.rmtree(stage)
     stage.mkdir()
     staged = stage / path.name
-    if path.exists():
-        _fold_in_wal(path)
-        with _open_read_only(path):  # the shared lock: no other process writes it while we copy
-            shutil.copyfile(path, staged)
+    try:
+        if path.exists():
+            _fold_in_wal(path)
+            with _open_read_only(path):  # a shared lock: no other process writes it while we copy
+                shutil.copyfile(path, staged)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     return staged
 
 
