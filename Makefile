@@ -5,7 +5,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export DAGSTER_HOME := $(CURDIR)
+# Dagster's instance lives in $EMERGENCE_DATA/dagster (default data/dagster): assets/instance.py
+# sets DAGSTER_HOME there for `make run` and `make dev`, so both see the same runs.
 export PYTHONUNBUFFERED := 1
 
 .PHONY: run test dev lint clean
@@ -23,19 +24,21 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	touch $@
 
 run: $(VENV)/.installed
-	mkdir -p data
 	$(BIN)/python -m assets.run_lake
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
+# The code location comes from pyproject.toml's [tool.dagster] (named emergence_lake); Ctrl-C
+# stops the UI and all its processes (assets/dev_server.py).
 dev: $(VENV)/.installed
-	mkdir -p data
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m assets.definitions
+	$(BIN)/python -m assets.dev_server $(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf data/dagster data/charts data/emergence.duckdb
+	d="$${EMERGENCE_DATA:-data}"; rm -rf "$$d/dagster" "$$d/charts" "$$d/emergence.duckdb" "$$d/.emergence.duckdb".*

@@ -64,7 +64,7 @@ def _panel_asset(panel: Panel) -> dg.AssetsDefinition:
         code_version="1",
     )
     def _chart(warehouse: Warehouse) -> dg.MaterializeResult:
-        with warehouse.get_connection() as con:
+        with warehouse.get_connection(read_only=True) as con:
             files, has_data = render_panel(con, panel)
         return dg.MaterializeResult(metadata={**_file_metadata(files), "has_data": has_data})
 
@@ -83,7 +83,7 @@ PANEL_ASSETS = [_panel_asset(panel) for panel in PANELS]
     code_version="1",
 )
 def chart_table1(warehouse: Warehouse) -> dg.MaterializeResult:
-    with warehouse.get_connection() as con:
+    with warehouse.get_connection(read_only=True) as con:
         table1 = read_frame(
             con,
             """

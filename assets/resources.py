@@ -17,7 +17,13 @@ from warehouse.store import connect
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The DuckDB warehouse. Writers share the `duckdb_writer` pool: DuckDB allows one writer."""
+    """The DuckDB warehouse.
+
+    `get_connection(read_only=True)` reads the published state and never blocks a refresh.
+    `get_connection()` is a write session (warehouse/store.py): its work is published atomically
+    when the block exits cleanly and dropped on an error. Writing steps belong to the
+    `duckdb_writer` pool, so sessions take turns across runs.
+    """
 
     path: str | None = None
 

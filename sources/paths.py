@@ -26,6 +26,18 @@ def raw_dir() -> Path:
     return data_dir() / "raw"
 
 
+def dagster_home() -> Path:
+    """Dagster's instance folder (runs, events, logs): $EMERGENCE_DATA/dagster by default.
+
+    A DAGSTER_HOME set to a folder of its own is Dagster's usual choice and is kept; the project
+    root (what the Makefile used to export) counts as unset, so storage stays out of the sources.
+    """
+    explicit = os.environ.get("DAGSTER_HOME")
+    if explicit and Path(explicit).resolve() != PROJECT_ROOT:
+        return Path(explicit).resolve()
+    return data_dir() / "dagster"
+
+
 def charts_dir() -> Path:
     return data_dir() / "charts"
 

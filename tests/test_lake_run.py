@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,8 +15,9 @@ import duckdb
 import pytest
 
 from assets.definitions import defs
+from assets.run_lake import RunSummary, failure_message
 from marts.panels import PANELS
-from sources.paths import LITERATURE_DIR
+from sources.paths import LITERATURE_DIR, PROJECT_ROOT
 
 UP_TO_WAREHOUSE = [
     dg.AssetKey(k)
@@ -173,7 +177,8 @@ def test_offline_without_mirror_the_rest_builds_and_obsscaling_rows_stay(seeded,
     obs_before = _query(db, "SELECT count(*) FROM results WHERE origin = 'obsscaling'")[0][0]
     assert obs_before > 0
 
-    result = _run_until_warehouse(dg.DagsterInstance.ephemeral())
+    instance = dg.DagsterInstance.ephemeral()
+    result = _run_until_warehouse(instance)
 
     evaluations = {
         e.event_specific_data.asset_check_key.name: e.event_specific_data
@@ -191,3 +196,103 @@ def test_offline_without_mirror_the_rest_builds_and_obsscaling_rows_stay(seeded,
     assert (
         _query(db, "SELECT count(*) FROM results WHERE origin = 'obsscaling'")[0][0] == obs_before
     )
+    summary = _summary(result, instance)
+    headline = summary.lines(1.0)[0]
+    assert summary.exit_code == 1 and "succeeded" not in headline
+    assert (
+        ": INCOMPLETE in 1.0 s: unavailable: obsscaling_files (obsscaling_available failed); the rest built"
+        in headline
+    )
+
+
+def test_missing_data_lists_each_item_once(lake_run):
+    db = lake_run["data"] / "emergence.duckdb"
+    assert _query(db, "SELECT gap, item FROM missing_data GROUP BY ALL HAVING count(*) > 1") == []
+    rows = _query(
+        db,
+        "SELECT detail FROM missing_data "
+        "WHERE gap = 'metric without a random level' AND item = 'arithmetic/2_digit_addition'",
+    )
+    assert rows == [("target_cross_entropy, target_logprob",)]
+
+
+def _summary(result, instance: dg.DagsterInstance) -> RunSummary:
+    plan = instance.get_execution_plan_snapshot(result.dagster_run.execution_plan_snapshot_id)
+    return RunSummary.of(result, plan.step_keys_to_execute)
+
+
+def test_the_summary_of_a_good_run_says_succeeded_and_lists_the_warning(lake_run):
+    summary = _summary(lake_run["result"], lake_run["instance"])
+    lines = summary.lines(12.3)
+    assert summary.exit_code == 0
+    assert lines[0] == f"lake run {lake_run['result'].run_id[:8]}: succeeded in 12.3 s"
+    warning = lines.index(next(line for line in lines if "flops_match_6nd" in line))
+    assert lines[warning].startswith("  failed check (WARN): flops_match_6nd on staged_lake:")
+    assert lines[warning + 1].startswith("      ") and "lamda-137b" in lines[warning + 1]
+    assert not summary.skipped_steps
+
+
+def test_make_run_prints_the_problems_themselves_and_no_traceback(tmp_path, mirror):
+    folder = tmp_path / "literature"
+    shutil.copytree(LITERATURE_DIR, folder)
+    palm = folder / "results" / "chowdhery2022_palm.csv"
+    palm.write_text(palm.read_text().replace(",25.3,", ",140,", 1))
+    env = {
+        **os.environ,
+        "EMERGENCE_DATA": str(tmp_path / "data"),
+        "EMERGENCE_LITERATURE": str(folder),
+        "EMERGENCE_MIRROR": str(mirror),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    env.pop("EMERGENCE_DUCKDB", None)
+    env.pop("DAGSTER_HOME", None)  # the default: the instance under EMERGENCE_DATA
+    done = subprocess.run(
+        [sys.executable, "-m", "assets.run_lake"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert done.returncode == 1, output
+    assert "Traceback" not in output and "DagsterAssetCheckFailedError" not in output, output
+    assert "succeeded" not in output
+    headline = next(line for line in lines if line.startswith("lake run ") and " in " in line)
+    assert ": FAILED in " in headline and "1 check(s) failed" in headline, headline
+    check = lines.index(next(line for line in lines if "failed check (ERROR)" in line))
+    assert lines[check].startswith("  failed check (ERROR): units_and_ranges on staged_lake")
+    assert lines[check + 1] == (
+        f"      {palm}, row 2, column 'value': found 140.0; "
+        "expected a value between 0 and 100 (percent)"
+    )
+    assert any(
+        line.startswith("  not run, as what they need failed: warehouse_tables") for line in lines
+    )
+    # everything it wrote is under EMERGENCE_DATA, Dagster's run history included
+    assert (tmp_path / "data" / "dagster" / "history" / "runs.db").exists()
+
+
+def test_a_failed_step_shows_the_assets_own_error_and_no_stack():
+    from dagster._core.execution.plan.objects import StepFailureData
+    from dagster._utils.error import SerializableErrorInfo
+
+    cause = SerializableErrorInfo(
+        "KeyError: 'params'\n", ['  File "marts/x.py", line 3\n'], "KeyError"
+    )
+    wrapped = SerializableErrorInfo(
+        'Error occurred while executing op "emergence":\n',
+        ["dagster frames"],
+        "DagsterExecutionStepExecutionError",
+        cause,
+    )
+    message = failure_message(StepFailureData(error=wrapped, user_failure_data=None))
+    assert message.splitlines()[0] == "KeyError: 'params'"
+    assert "File " not in message and "dagster frames" not in message
+    summary = RunSummary("0123456789", failed_steps={"emergence": message})
+    lines = summary.lines(2.0)
+    assert lines[0] == "lake run 01234567: FAILED in 2.0 s: 1 step(s) failed"
+    assert summary.exit_code == 1
+    assert "  failed step emergence: KeyError: 'params'" in lines
+    assert "      (the traceback is in the run's log: `make dev`, Runs)" in lines

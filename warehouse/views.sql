@@ -52,14 +52,17 @@ LEFT JOIN emergence e
    AND e.origin = 'literature'
 ORDER BY t1.row_order;
 
--- What the lake does not know: the gaps a user should see before trusting a chart.
+-- What the lake does not know: the gaps a user should see before trusting a chart. One row per
+-- gap and item (a task whose metrics lack a random level once, its metrics in `detail`).
 CREATE OR REPLACE VIEW missing_data AS
-SELECT 'model without training FLOPs' AS gap, model_id AS item, family AS detail FROM models WHERE train_flops IS NULL
-UNION ALL
-SELECT 'model without parameter count', model_id, family FROM models WHERE params IS NULL
-UNION ALL
-SELECT 'FLOPs disagree with 6*N*D', model_id, printf('%.2fx', flops_6nd_ratio) FROM models WHERE flops_consistent = false
-UNION ALL
-SELECT 'metric without a random level', task_id, metric FROM task_metrics WHERE random_level IS NULL
-UNION ALL
-SELECT 'Table 1 ability without a curve', CAST(row_order AS VARCHAR), ability FROM table1 WHERE task_id IS NULL;
+SELECT DISTINCT gap, item, detail FROM (
+    SELECT 'model without training FLOPs' AS gap, model_id AS item, family AS detail FROM models WHERE train_flops IS NULL
+    UNION ALL
+    SELECT 'model without parameter count', model_id, family FROM models WHERE params IS NULL
+    UNION ALL
+    SELECT 'FLOPs disagree with 6*N*D', model_id, printf('%.2fx', flops_6nd_ratio) FROM models WHERE flops_consistent = false
+    UNION ALL
+    SELECT 'metric without a random level', task_id, string_agg(metric, ', ' ORDER BY metric) FROM task_metrics WHERE random_level IS NULL GROUP BY task_id
+    UNION ALL
+    SELECT 'Table 1 ability without a curve', CAST(row_order AS VARCHAR), ability FROM table1 WHERE task_id IS NULL
+);
