@@ -6,7 +6,7 @@ from assets.automation import FOLLOWS_UPSTREAM
 from assets.metadata import table_metadata
 from assets.resources import Warehouse
 from assets.warehouse import WRITER_POOL
-from marts.emergent_scale import METHOD, compute_emergence
+from marts.emergent_scale import INPUT_COLUMNS, METHOD, compute_emergence
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
 
 GROUP = "emergence"
@@ -26,12 +26,13 @@ GROUP = "emergence"
     metadata=table_metadata("emergence"),
     kinds={"duckdb", "polars"},
     pool=WRITER_POOL,
-    code_version="1",
+    code_version="1",  # same output as before vectorising (tests/test_emergence_equivalence.py)
 )
 def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         ensure_schema(con)
-        results = read_frame(con, "SELECT * FROM results_with_scale")
+        # Only the detector's columns: notes, citations and locations would triple the memory.
+        results = read_frame(con, f"SELECT {', '.join(INPUT_COLUMNS)} FROM results_with_scale")
         table1 = read_frame(con, "SELECT * FROM table1")
         frame = compute_emergence(results, table1)
         with transaction(con):
