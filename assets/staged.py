@@ -12,6 +12,7 @@ from sources.obsscaling import read_obsscaling
 from sources.staging import StagedLake, stage_lake
 
 GROUP = "staged"
+FRAMES_IO_MANAGER = "frames_io_manager"
 
 
 @dg.asset(
@@ -23,6 +24,7 @@ GROUP = "staged"
         "rules. Problems are reported by the blocking checks below, naming file, row and column."
     ),
     code_version="1",
+    io_manager_key=FRAMES_IO_MANAGER,  # Arrow IPC, memory-mapped by the checks (assets/frames_io.py)
 )
 def staged_lake(
     context: dg.AssetExecutionContext,

@@ -140,25 +140,45 @@ def difference_margin(a_percent: float, b_percent: float, n: int | None) -> floa
     ).item()
 
 
-def _breakthroughness_agg(y: pl.Expr, position: pl.Expr) -> pl.Expr:
-    """BIG-bench's B inside a group-by over series whose rows are ordered by scale."""
-    median = ((y - y.shift(1)) ** 2).median()
-    arg_max = position.filter(y == y.max()).min()
-    arg_min = position.filter(y == y.min()).min()
-    sign = pl.when(arg_max > arg_min).then(1.0).otherwise(-1.0)
-    return (
-        pl.when((pl.len() >= 2) & (median != 0))
-        .then(sign * (y.max() - y.min()) / median.sqrt())
-        .otherwise(None)
+def _breakthroughness(curves: pl.DataFrame) -> pl.DataFrame:
+    """BIG-bench's B per series_id; `curves` (series_id, i, excess) sorted by series_id, then i.
+
+    Window columns first, then plain aggregations: polars runs those on its fast group-by path.
+    """
+    y, by = pl.col("excess"), "series_id"
+    per_series = (
+        curves.with_columns(
+            pl.when(pl.col("i") > 0).then((y - y.shift(1)) ** 2).alias("step2"),
+            pl.when(y == y.max().over(by)).then(pl.col("i")).alias("at_max"),
+            pl.when(y == y.min().over(by)).then(pl.col("i")).alias("at_min"),
+        )
+        .group_by(by)
+        .agg(
+            pl.len().alias("n"),
+            pl.col("step2").median().alias("median"),
+            pl.col("at_max").min(),
+            pl.col("at_min").min(),
+            y.max().alias("y_max"),
+            y.min().alias("y_min"),
+        )
+    )
+    sign = pl.when(pl.col("at_max") > pl.col("at_min")).then(1.0).otherwise(-1.0)
+    return per_series.select(
+        by,
+        pl.when((pl.col("n") >= 2) & (pl.col("median") != 0))
+        .then(sign * (pl.col("y_max") - pl.col("y_min")) / pl.col("median").sqrt())
+        .alias("breakthroughness"),
     )
 
 
 def breakthroughness(values: list[float]) -> float | None:
     """BIG-bench's B for a curve ordered by scale; None for fewer than 2 points or a flat line."""
-    frame = pl.DataFrame(
-        {"y": values, "i": range(len(values))}, schema={"y": pl.Float64, "i": pl.Int64}
+    curve = pl.DataFrame(
+        {"series_id": [0] * len(values), "i": range(len(values)), "excess": values},
+        schema={"series_id": pl.UInt32, "i": pl.Int64, "excess": pl.Float64},
     )
-    return frame.select(_breakthroughness_agg(pl.col("y"), pl.col("i"))).item()
+    result = _breakthroughness(curve)
+    return result["breakthroughness"][0] if result.height else None
 
 
 def _signed_one_decimal(values: pl.Series) -> pl.Series:
@@ -192,18 +212,23 @@ def _detect(points: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
         )
         .filter(pl.col("x").is_not_null())
         .sort("series_id", "x", "model_id")
+        .with_row_index("row")
         .with_columns(
-            pl.int_range(pl.len()).over("series_id").alias("i"),
+            (pl.col("row") - pl.col("row").min().over("series_id")).cast(pl.Int64).alias("i"),
             (pl.col("sign") * (pl.col("value") - pl.col("reference"))).alias("excess"),
         )
         .with_columns((pl.col("excess") > pl.col("margin")).alias("above"))
+        .with_columns(pl.when(~pl.col("above")).then(pl.col("i")).alias("i_not_above"))
     )
-    stats = usable.group_by("series_id").agg(
-        pl.len().alias("n_models"),
-        pl.col("i").filter(~pl.col("above")).max().alias("last_not_above"),
-        pl.col("above").any().alias("any_above"),
-        pl.col("margin").max().alias("margin"),
-        _breakthroughness_agg(pl.col("excess"), pl.col("i")).alias("breakthroughness"),
+    stats = (
+        usable.group_by("series_id")
+        .agg(
+            pl.len().alias("n_models"),
+            pl.col("i_not_above").max().alias("last_not_above"),
+            pl.col("above").max().alias("any_above"),
+            pl.col("margin").max().alias("margin"),
+        )
+        .join(_breakthroughness(usable), on="series_id")
     )
     stats = stats.with_columns(
         pl.when(pl.col("last_not_above").is_null())
@@ -241,18 +266,20 @@ def _detect(points: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
         pl.col("excess").alias("e0"),
         pl.col("margin").alias("m0"),
     )
-    lx = pl.col("x").log10()
-    dx = lx - lx.mean().over("series_id")
+    # Least squares of excess on log10(scale) over the models before the emergent one.
+    dx = pl.col("lx") - pl.col("lx").mean().over("series_id")
     dy = pl.col("excess") - pl.col("excess").mean().over("series_id")
     trend = (
         at.filter(pl.col("i") < pl.col("k"))
+        .with_columns(pl.col("x").log10().alias("lx"))
+        .with_columns((dx**2).alias("dx2"), (dx * dy).alias("dxdy"))
         .group_by("series_id")
         .agg(
-            lx.mean().alias("mean_lx"),
+            pl.col("lx").mean().alias("mean_lx"),
             pl.col("excess").mean().alias("mean_y"),
             pl.col("excess").first().alias("first_y"),
-            (dx**2).sum().alias("var"),
-            (dx * dy).sum().alias("cov"),
+            pl.col("dx2").sum().alias("var"),
+            pl.col("dxdy").sum().alias("cov"),
         )
     )
     frame = (
