@@ -14,10 +14,10 @@ from assets.evaluations import (
     registry_job,
     registry_refresh,
 )
-from assets.frames_io import FramesIOManagerFactory
+from assets.frames_io import FRAMES_IO_MANAGER, FramesIOManagerFactory
 from assets.raw import literature_files, obsscaling_files
 from assets.resources import Warehouse
-from assets.staged import FRAMES_IO_MANAGER, staged_lake
+from assets.staged import staged_lake
 from assets.warehouse import warehouse_tables
 from checks.asset_checks import ASSET_CHECKS
 

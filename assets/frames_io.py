@@ -26,6 +26,7 @@ import pyarrow.ipc
 from upath import UPath
 
 FIELDS_FILE = "fields.pickle"
+FRAMES_IO_MANAGER = "frames_io_manager"  # the resource key assets use (assets/definitions.py)
 
 
 def write_frames(obj: Any, directory: Path) -> None:

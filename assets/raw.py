@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.frames_io import FRAMES_IO_MANAGER
 from checks.validation import ValidationError
 from sources.literature import LiteratureTables, display_path, read_literature
 from sources.obsscaling import COMMIT, REMOTE_FILES, fetch_obsscaling
@@ -30,6 +31,7 @@ class RemoteFetch:
         "Every cell is read as text and typed; a bad cell fails here with file, row and column."
     ),
     code_version="1",
+    io_manager_key=FRAMES_IO_MANAGER,  # Arrow IPC, not a pickle (assets/frames_io.py)
 )
 def literature_files(context: dg.AssetExecutionContext) -> LiteratureTables:
     directory = literature_dir()

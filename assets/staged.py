@@ -5,6 +5,7 @@ The blocking asset checks in checks/asset_checks.py read `problems` and stop the
 
 import dagster as dg
 
+from assets.frames_io import FRAMES_IO_MANAGER
 from assets.raw import RemoteFetch
 from checks.validation import ValidationError
 from sources.literature import LiteratureTables
@@ -12,7 +13,6 @@ from sources.obsscaling import read_obsscaling
 from sources.staging import StagedLake, stage_lake
 
 GROUP = "staged"
-FRAMES_IO_MANAGER = "frames_io_manager"
 
 
 @dg.asset(

@@ -31,6 +31,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -109,16 +110,44 @@ def run_lake(home: Path, data: Path, literature: Path | None) -> dict:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    samples: list[tuple[float, float, float]] = []
+    sampler = threading.Thread(target=_sample_rss, args=(child.pid, samples), daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
+    sampler.join()
     log.close()
     return {
+        "rss_samples": samples,
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "load_before": load,
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "exit_code": os.waitstatus_to_exitcode(status),
     }
+
+
+def _sample_rss(pid: int, samples: list[tuple[float, float, float]], every_s: float = 0.1) -> None:
+    """(unix time, RSS MB, CPU seconds so far) of the child until it exits.
+
+    Attributed to the stage running at each instant (steps run one at a time), this gives the
+    peak memory and the CPU seconds of each stage; CPU seconds barely change when other work
+    shares the machine, wall seconds do.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    status, stat = Path(f"/proc/{pid}/status"), Path(f"/proc/{pid}/stat")
+    while True:
+        try:
+            text, fields = status.read_text(), stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return
+        if "State:\tZ" in text:
+            return
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                samples.append((time.time(), int(line.split()[1]) / 1024, cpu))
+        time.sleep(every_s)
 
 
 def step_times(home: Path) -> list[dict]:
@@ -131,6 +160,7 @@ def step_times(home: Path) -> list[dict]:
         for run in reversed(instance.get_runs()):
             starts: dict[str, float] = {}
             stages = dict.fromkeys([*STAGES, "other"], 0.0)
+            spans: list[tuple[str, float, float]] = []
             failed = []
             for record in instance.all_logs(run.run_id):
                 event = record.dagster_event
@@ -141,23 +171,57 @@ def step_times(home: Path) -> list[dict]:
                 elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
                     seconds = record.timestamp - starts.get(record.step_key, record.timestamp)
                     stages[stage_of(record.step_key)] += seconds
+                    spans.append(
+                        (stage_of(record.step_key), starts[record.step_key], record.timestamp)
+                    )
                     if event.event_type_value == "STEP_FAILURE":
                         failed.append(record.step_key)
-            runs.append({"run_id": run.run_id, "stages_s": stages, "failed_steps": failed})
+            runs.append(
+                {"run_id": run.run_id, "stages_s": stages, "failed_steps": failed, "spans": spans}
+            )
     return runs
 
 
+def attach_stage_peaks(measured: dict) -> dict:
+    """Peak RSS (MB) and CPU seconds sampled while each stage's steps ran."""
+    samples = measured.pop("rss_samples")
+    peaks = dict.fromkeys(STAGES, 0.0)
+    cpu = dict.fromkeys(STAGES, 0.0)
+    for stage, start, end in measured.pop("spans"):
+        if stage not in peaks:
+            continue
+        inside = [s for s in samples if start <= s[0] <= end]
+        before = [s for s in samples if s[0] < start][-1:]
+        after = [s for s in samples if s[0] > end][:1]
+        peaks[stage] = max([peaks[stage], *(s[1] for s in inside)])
+        window = before + inside + after
+        if len(window) >= 2:
+            cpu[stage] += window[-1][2] - window[0][2]
+    measured["stage_peak_rss_mb"] = peaks
+    measured["stage_cpu_s"] = cpu
+    return measured
+
+
 def describe(label: str, measured: dict) -> str:
-    stages = measured["stages_s"]
-    core = sum(stages[s] for s in CORE)
-    cells = "  ".join(f"{s} {stages[s]:6.2f}" for s in STAGES)
-    failed = f"  FAILED: {', '.join(measured['failed_steps'])}" if measured["failed_steps"] else ""
-    exit_note = f"  exit {measured['exit_code']}" if measured["exit_code"] else ""
-    return (
-        f"{label:>14}  wall {measured['wall_s']:7.2f} s  cpu {measured['cpu_s']:7.2f} s  "
-        f"load {measured['load_before']:4.1f}  peak RSS {measured['peak_rss_mb']:7.0f} MB  "
-        f"core {core:6.2f} s  |  {cells}  other {stages['other']:5.2f}{failed}{exit_note}"
+    stages, peaks, cpu = (
+        measured["stages_s"],
+        measured["stage_peak_rss_mb"],
+        measured["stage_cpu_s"],
     )
+    core = sum(stages[s] for s in CORE)
+    failed = f"  FAILED: {', '.join(measured['failed_steps'])}" if measured["failed_steps"] else ""
+    exit_note = f"  (exit {measured['exit_code']})" if measured["exit_code"] else ""
+    lines = [
+        f"{label}: wall {measured['wall_s']:.1f} s, CPU {measured['cpu_s']:.1f} s, "
+        f"peak RSS {measured['peak_rss_mb']:.0f} MB, core (ingest..emergence) {core:.1f} s "
+        f"(CPU {sum(cpu[s] for s in CORE):.1f} s)"
+        f"  [load average before: {measured['load_before']:.1f}]{failed}{exit_note}",
+        *(
+            f"    {s:<10} {stages[s]:7.2f} s  (CPU {cpu[s]:6.2f} s)  peak RSS {peaks[s]:6.0f} MB"
+            for s in STAGES
+        ),
+    ]
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -182,6 +246,7 @@ def main() -> int:
         shutil.rmtree(folder / "data", ignore_errors=True)
         measured = run_lake(home, folder / "data", folder / "literature")
         measured.update(step_times(home)[-1])
+        attach_stage_peaks(measured)
         measured.update(requested_rows=size, generated_rows=rows, generate_s=generated_s)
         report["sizes"].append(measured)
         print(describe(f"{rows:,} rows", measured), flush=True)
@@ -203,6 +268,7 @@ def main() -> int:
             runs, step_times(home)[-2:], ("cold", "warm"), strict=True
         ):
             measured.update(events, run=label)
+            attach_stage_peaks(measured)
             report["embedded"].append(measured)
             print(describe(f"embedded {label}", measured), flush=True)
     print(f"logs and run folders under {args.work}")

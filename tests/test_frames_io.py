@@ -10,7 +10,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets.frames_io import FIELDS_FILE, FramesIOManagerFactory, read_frames, write_frames
+from assets.frames_io import (
+    FIELDS_FILE,
+    FRAMES_IO_MANAGER,
+    FramesIOManagerFactory,
+    read_frames,
+    write_frames,
+)
 from checks.validation import Problem
 from sources.literature import read_literature
 from sources.staging import StagedLake, stage_lake
@@ -92,8 +98,9 @@ def test_the_io_manager_stores_an_asset_as_arrow_and_feeds_it_to_a_check(tmp_pat
     assert pl.read_ipc(tmp_path / "pair" / "right.arrow")["b"].to_list() == ["x"]
 
 
-def test_the_lake_stores_the_staged_lake_with_it():
+@pytest.mark.parametrize("asset", ["literature_files", "staged_lake"])
+def test_the_lake_stores_its_frames_with_it(asset: str):
     from assets.definitions import defs
 
     job = defs.resolve_job_def("lake")
-    assert job.asset_layer.get(dg.AssetKey("staged_lake")).io_manager_key == "frames_io_manager"
+    assert job.asset_layer.get(dg.AssetKey(asset)).io_manager_key == FRAMES_IO_MANAGER
