@@ -211,7 +211,7 @@ def _detect(points: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
             .alias("x")
         )
         .filter(pl.col("x").is_not_null())
-        .sort("series_id", "x", "model_id")
+        .sort("series_id", "x", pl.col("model_id").cast(pl.String))
         .with_row_index("row")
         .with_columns(
             (pl.col("row") - pl.col("row").min().over("series_id")).cast(pl.Int64).alias("i"),
@@ -476,7 +476,12 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
     `results` needs INPUT_COLUMNS (others are ignored). A model reported by several papers in one
     series counts once, at the mean of their values.
     """
-    deduped = _deduplicated(results.select(INPUT_COLUMNS))
+    # Text keys as categories: the group-bys and joins below hash integers, not strings (half
+    # the time at a million rows); the output casts them back to text.
+    text_keys = [c for c in (*SERIES_KEY, "model_id") if results.schema[c] == pl.String]
+    deduped = _deduplicated(
+        results.select(INPUT_COLUMNS).with_columns(pl.col(text_keys).cast(pl.Categorical))
+    )
     series = (
         deduped.group_by(SERIES_KEY)
         .agg(
