@@ -198,6 +198,36 @@ def _detect(points: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
 
     `points`: series_id, model_id, flops, params, value, reference, margin (any order).
     """
+    usable, axis = _ordered_by_scale(points, series)
+    stats = _series_summary(usable)
+    usable = usable.join(stats.select("series_id", "k"), on="series_id")
+    emergent, before = _around_emergence(usable)
+    frame = (
+        series.select("series_id", "sign")
+        .join(axis, on="series_id", how="left")
+        .join(stats, on="series_id", how="left")
+        .join(emergent, on="series_id", how="left")
+        .join(before, on="series_id", how="left")
+        .join(_trend_of_smaller_models(usable), on="series_id", how="left")
+        .with_columns(
+            pl.col("n_models").fill_null(0),
+            pl.col("n_points").fill_null(0),
+            pl.when(pl.col("all_flops").fill_null(True))
+            .then(pl.lit("train_flops"))
+            .otherwise(pl.lit("params"))
+            .alias("scale_axis"),
+        )
+    )
+    return _verdict(frame)
+
+
+def _ordered_by_scale(
+    points: pl.DataFrame, series: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Points with a scale on their series' axis, sorted by it: position i, excess, above.
+
+    Also each series' axis (FLOPs when every point has them) and its number of points.
+    """
     points = points.join(series.select("series_id", "sign"), on="series_id")
     axis = points.group_by("series_id").agg(
         pl.col("flops").is_not_null().all().alias("all_flops"), pl.len().alias("n_points")
@@ -220,6 +250,11 @@ def _detect(points: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
         .with_columns((pl.col("excess") > pl.col("margin")).alias("above"))
         .with_columns(pl.when(~pl.col("above")).then(pl.col("i")).alias("i_not_above"))
     )
+    return usable, axis
+
+
+def _series_summary(usable: pl.DataFrame) -> pl.DataFrame:
+    """Per series: models, the last one not above (k = where the final run above starts), B."""
     stats = (
         usable.group_by("series_id")
         .agg(
@@ -236,7 +271,11 @@ def _detect(points: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.col("last_not_above") + 1)
         .alias("k")
     )
-    usable = usable.join(stats.select("series_id", "k"), on="series_id")
+    return stats
+
+
+def _around_emergence(usable: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The emergent model (position k) and the one before it (k - 1), one row per series."""
     at = usable.select(
         "series_id",
         "i",
@@ -266,11 +305,15 @@ def _detect(points: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
         pl.col("excess").alias("e0"),
         pl.col("margin").alias("m0"),
     )
-    # Least squares of excess on log10(scale) over the models before the emergent one.
+    return emergent, before
+
+
+def _trend_of_smaller_models(usable: pl.DataFrame) -> pl.DataFrame:
+    """Least squares of excess on log10(scale) over the models before the emergent one."""
     dx = pl.col("lx") - pl.col("lx").mean().over("series_id")
     dy = pl.col("excess") - pl.col("excess").mean().over("series_id")
-    trend = (
-        at.filter(pl.col("i") < pl.col("k"))
+    return (
+        usable.filter(pl.col("i") < pl.col("k"))
         .with_columns(pl.col("x").log10().alias("lx"))
         .with_columns((dx**2).alias("dx2"), (dx * dy).alias("dxdy"))
         .group_by("series_id")
@@ -282,22 +325,10 @@ def _detect(points: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
             pl.col("dxdy").sum().alias("cov"),
         )
     )
-    frame = (
-        series.select("series_id", "sign")
-        .join(axis, on="series_id", how="left")
-        .join(stats, on="series_id", how="left")
-        .join(emergent, on="series_id", how="left")
-        .join(before, on="series_id", how="left")
-        .join(trend, on="series_id", how="left")
-        .with_columns(
-            pl.col("n_models").fill_null(0),
-            pl.col("n_points").fill_null(0),
-            pl.when(pl.col("all_flops").fill_null(True))
-            .then(pl.lit("train_flops"))
-            .otherwise(pl.lit("params"))
-            .alias("scale_axis"),
-        )
-    )
+
+
+def _verdict(frame: pl.DataFrame) -> pl.DataFrame:
+    """Classification, crossing, band, trend and note from the per-series columns."""
     slope = pl.when(pl.col("var") == 0).then(0.0).otherwise(pl.col("cov") / pl.col("var"))
     predicted = (
         pl.when(pl.col("k") == 1)
