@@ -57,6 +57,11 @@ def write_frames(obj: Any, directory: Path) -> None:
 def read_frames(directory: Path) -> Any:
     """The instance `write_frames` wrote, its frames memory-mapped."""
     directory = Path(directory)
+    if not (directory / FIELDS_FILE).is_file():
+        raise FileNotFoundError(
+            f"{directory} holds no stored frames (a file there is a pickle from before frames were "
+            "stored as Arrow): materialise that asset again"
+        )
     with (directory / FIELDS_FILE).open("rb") as handle:
         cls, others = pickle.load(handle)
     frames = {path.stem: _memory_mapped(path) for path in directory.glob("*.arrow")}

@@ -61,6 +61,16 @@ def test_rewrite_replaces_the_previous_folder_whole(tmp_path: Path, staged: Stag
     assert [p.name for p in tmp_path.iterdir()] == ["staged_lake"]  # no staging folder left
 
 
+def test_an_old_pickle_or_nothing_says_to_materialise_again(tmp_path: Path, staged: StagedLake):
+    (tmp_path / "staged_lake").write_bytes(b"an old pickle")
+    with pytest.raises(FileNotFoundError, match="materialise that asset again"):
+        read_frames(tmp_path / "staged_lake")
+    with pytest.raises(FileNotFoundError, match="holds no stored frames"):
+        read_frames(tmp_path / "missing")
+    write_frames(staged, tmp_path / "staged_lake")  # the old file is replaced by the folder
+    assert read_frames(tmp_path / "staged_lake").results.height == staged.results.height
+
+
 def test_refuses_what_is_not_a_dataclass_of_frames(tmp_path: Path):
     with pytest.raises(TypeError, match="expected a dataclass of polars frames, got dict"):
         write_frames({"results": pl.DataFrame()}, tmp_path / "x")
