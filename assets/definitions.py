@@ -15,6 +15,7 @@ from assets.evaluations import (
     registry_job,
     registry_refresh,
 )
+from assets.frames_io import FRAMES_IO_MANAGER, FramesIOManagerFactory
 from assets.lmeval import LMEVAL_ASSETS
 from assets.raw import literature_files, obsscaling_files
 from assets.resources import Warehouse
@@ -47,6 +48,6 @@ defs = dg.Definitions(
     jobs=[lake_job, registry_job],
     schedules=[registry_refresh],
     sensors=[new_models, emergence_automation],
-    resources={"warehouse": Warehouse()},
+    resources={"warehouse": Warehouse(), FRAMES_IO_MANAGER: FramesIOManagerFactory()},
     executor=dg.in_process_executor,
 )

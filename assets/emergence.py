@@ -6,7 +6,7 @@ from assets.automation import FOLLOWS_UPSTREAM
 from assets.metadata import table_metadata
 from assets.resources import Warehouse
 from assets.warehouse import WRITER_POOL
-from marts.emergent_scale import METHOD, compute_emergence
+from marts.emergent_scale import INPUT_COLUMNS, METHOD, compute_emergence
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
 
 GROUP = "emergence"
@@ -26,14 +26,18 @@ GROUP = "emergence"
     metadata=table_metadata("emergence"),
     kinds={"duckdb", "polars"},
     pool=WRITER_POOL,
-    code_version="1",
+    code_version="1",  # same output as before vectorising (tests/test_emergence_equivalence.py)
 )
 def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         ensure_schema(con)
-        # size axis: released models only, never an intermediate training checkpoint (lm-eval)
+        # Only the columns the detector reads (every column of a million rows set the peak memory
+        # in issue 8), and the size axis holds released models only, never an intermediate
+        # training checkpoint (lm-eval).
+        columns = ", ".join(INPUT_COLUMNS)
         results = read_frame(
-            con, "SELECT * FROM results_with_scale WHERE final_checkpoint IS NOT FALSE"
+            con,
+            f"SELECT {columns} FROM results_with_scale WHERE final_checkpoint IS NOT FALSE",
         )
         table1 = read_frame(con, "SELECT * FROM table1")
         frame = compute_emergence(results, table1)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.frames_io import FRAMES_IO_MANAGER
 from sources.literature import LiteratureTables, display_path, read_literature
 from sources.obsscaling import COMMIT
 from sources.obsscaling_post_training import ALL_REMOTE_FILES, fetch_obsscaling_with_post_training
@@ -31,6 +32,7 @@ class RemoteFetch:
         "and column, by the blocking checks on staged_lake, together with every other problem."
     ),
     code_version="1",
+    io_manager_key=FRAMES_IO_MANAGER,  # Arrow IPC, not a pickle (assets/frames_io.py)
 )
 def literature_files(context: dg.AssetExecutionContext) -> LiteratureTables:
     directory = literature_dir()

@@ -159,12 +159,11 @@ class RunSummary:
             lines.extend(f"{INDENT}{line}" for line in rest)
         for check in self.failed_checks:
             key = check.asset_check_key
-            first, *rest = problem_lines(check) or [""]
             lines.append(
                 f"  failed check ({check.severity.value}): {key.name} on "
-                f"{key.asset_key.to_user_string()}: {first}"
+                f"{key.asset_key.to_user_string()}:"
             )
-            lines.extend(f"{INDENT}{line}" for line in rest)
+            lines.extend(f"{INDENT}{line}" for line in problem_lines(check))
         if self.skipped_steps:
             shown = ", ".join(self.skipped_steps[:SHOWN_SKIPPED])
             more = len(self.skipped_steps) - SHOWN_SKIPPED

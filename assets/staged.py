@@ -5,6 +5,7 @@ The blocking asset checks in checks/asset_checks.py read `problems` and stop the
 
 import dagster as dg
 
+from assets.frames_io import FRAMES_IO_MANAGER
 from assets.lmeval import LmEvalFetch
 from assets.raw import RemoteFetch
 from checks.validation import ValidationError
@@ -24,6 +25,7 @@ GROUP = "staged"
         "rules. Problems are reported by the blocking checks below, naming file, row and column."
     ),
     code_version="1",
+    io_manager_key=FRAMES_IO_MANAGER,  # Arrow IPC, memory-mapped by the checks (assets/frames_io.py)
 )
 def staged_lake(
     context: dg.AssetExecutionContext,

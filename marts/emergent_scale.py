@@ -23,11 +23,15 @@ ordered by scale. For each series:
    B = I(y) / sqrt(median((y[i+1] - y[i])^2)), I(y) = sign(argmax y - argmin y) * (max y - min y).
 
 The scale axis is training FLOPs when every model of the series has them, else parameters.
+
+Every step is a polars expression over all series at once (group-bys, joins and window
+functions keyed by a series id), so the cost grows linearly with the number of result rows; a
+million rows take seconds (benchmarks/bench_lake.py). `detect`, `binomial_margin` and
+`breakthroughness` run the same expressions on one series, for tests and for readers.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import polars as pl
@@ -38,11 +42,25 @@ MIN_MARGIN = 1.0  # percentage points (or BLEU points)
 MIN_MODELS = 3
 AGREEMENT_PARAMS_TOLERANCE = 0.15  # computed and reported emergent models agree within 15% in size
 SERIES_KEY = ["task_id", "family", "shots", "prompting", "metric", "origin"]
+BASELINE_KEY = ["task_id", "family", "shots", "metric", "origin"]  # a series without its prompting
+STANDARD = "standard"
 METHOD = (
     f"first model from which all larger are above reference + max({Z:g}·binomial SE, {MIN_MARGIN:g} pt); "
     f"n = {ASSUMED_N} when unknown; emergent if the smaller models are not above and the jump beats "
     "their log-linear trend by more than the margin"
 )
+# The only columns of `results_with_scale` the detector reads (the emergence asset selects these).
+INPUT_COLUMNS = [
+    *SERIES_KEY,
+    "model_id",
+    "value",
+    "unit",
+    "n_examples",
+    "train_flops",
+    "params",
+    "random_level",
+    "higher_is_better",
+]
 
 EMERGENCE_COLUMNS = [
     "task_id",
@@ -86,174 +104,357 @@ class Point:
     margin: float
 
 
-def binomial_margin(level_percent: float, n: int | None) -> float:
+def _examples(n: pl.Expr) -> pl.Expr:
+    """n, or ASSUMED_N when the paper does not say."""
+    return pl.when(n.is_null() | (n == 0)).then(ASSUMED_N).otherwise(n).cast(pl.Float64)
+
+
+def _variance(level_percent: pl.Expr) -> pl.Expr:
+    p = (level_percent / 100.0).clip(0.0, 1.0)
+    return p * (1 - p)
+
+
+def binomial_margin_expr(level_percent: pl.Expr, n: pl.Expr) -> pl.Expr:
     """Z standard errors of a proportion at `level_percent`, in percentage points."""
-    p = min(max(level_percent / 100.0, 0.0), 1.0)
-    se = math.sqrt(p * (1 - p) / (n or ASSUMED_N)) * 100.0
-    return max(Z * se, MIN_MARGIN)
+    se = (_variance(level_percent) / _examples(n)).sqrt() * 100.0
+    return pl.max_horizontal(Z * se, pl.lit(MIN_MARGIN))
+
+
+def difference_margin_expr(a_percent: pl.Expr, b_percent: pl.Expr, n: pl.Expr) -> pl.Expr:
+    """Z standard errors of the difference of two independent proportions, in points."""
+    se = ((_variance(a_percent) + _variance(b_percent)) / _examples(n)).sqrt() * 100.0
+    return pl.max_horizontal(Z * se, pl.lit(MIN_MARGIN))
+
+
+def binomial_margin(level_percent: float, n: int | None) -> float:
+    return pl.select(
+        binomial_margin_expr(pl.lit(level_percent, pl.Float64), pl.lit(n, pl.Int64))
+    ).item()
 
 
 def difference_margin(a_percent: float, b_percent: float, n: int | None) -> float:
-    """Z standard errors of the difference of two independent proportions, in points."""
-    pa, pb = (min(max(v / 100.0, 0.0), 1.0) for v in (a_percent, b_percent))
-    se = math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / (n or ASSUMED_N)) * 100.0
-    return max(Z * se, MIN_MARGIN)
+    return pl.select(
+        difference_margin_expr(
+            pl.lit(a_percent, pl.Float64), pl.lit(b_percent, pl.Float64), pl.lit(n, pl.Int64)
+        )
+    ).item()
+
+
+def _breakthroughness(curves: pl.DataFrame) -> pl.DataFrame:
+    """BIG-bench's B per series_id; `curves` (series_id, i, excess) sorted by series_id, then i.
+
+    Window columns first, then plain aggregations: polars runs those on its fast group-by path.
+    """
+    y, by = pl.col("excess"), "series_id"
+    per_series = (
+        curves.with_columns(
+            pl.when(pl.col("i") > 0).then((y - y.shift(1)) ** 2).alias("step2"),
+            pl.when(y == y.max().over(by)).then(pl.col("i")).alias("at_max"),
+            pl.when(y == y.min().over(by)).then(pl.col("i")).alias("at_min"),
+        )
+        .group_by(by)
+        .agg(
+            pl.len().alias("n"),
+            pl.col("step2").median().alias("median"),
+            pl.col("at_max").min(),
+            pl.col("at_min").min(),
+            y.max().alias("y_max"),
+            y.min().alias("y_min"),
+        )
+    )
+    sign = pl.when(pl.col("at_max") > pl.col("at_min")).then(1.0).otherwise(-1.0)
+    return per_series.select(
+        by,
+        pl.when((pl.col("n") >= 2) & (pl.col("median") != 0))
+        .then(sign * (pl.col("y_max") - pl.col("y_min")) / pl.col("median").sqrt())
+        .alias("breakthroughness"),
+    )
 
 
 def breakthroughness(values: list[float]) -> float | None:
     """BIG-bench's B for a curve ordered by scale; None for fewer than 2 points or a flat line."""
-    if len(values) < 2:
-        return None
-    steps = sorted((b - a) ** 2 for a, b in zip(values, values[1:], strict=False))
-    middle = len(steps) // 2
-    median = steps[middle] if len(steps) % 2 else (steps[middle - 1] + steps[middle]) / 2
-    if median == 0:
-        return None
-    arg_max = max(range(len(values)), key=values.__getitem__)
-    arg_min = min(range(len(values)), key=values.__getitem__)
-    sign = 1.0 if arg_max > arg_min else -1.0
-    return sign * (max(values) - min(values)) / math.sqrt(median)
-
-
-def _log_linear_prediction(xs: list[float], ys: list[float], x: float) -> float:
-    """Least-squares line of y on log10(x), evaluated at x (flat when one point)."""
-    if len(xs) == 1:
-        return ys[0]
-    lx = [math.log10(v) for v in xs]
-    mean_x, mean_y = sum(lx) / len(lx), sum(ys) / len(ys)
-    var = sum((v - mean_x) ** 2 for v in lx)
-    slope = (
-        0.0
-        if var == 0
-        else sum((a - mean_x) * (b - mean_y) for a, b in zip(lx, ys, strict=True)) / var
+    curve = pl.DataFrame(
+        {"series_id": [0] * len(values), "i": range(len(values)), "excess": values},
+        schema={"series_id": pl.UInt32, "i": pl.Int64, "excess": pl.Float64},
     )
-    return mean_y + slope * (math.log10(x) - mean_x)
+    result = _breakthroughness(curve)
+    return result["breakthroughness"][0] if result.height else None
 
 
-def _log_interpolate(x0: float | None, x1: float | None, t: float) -> float | None:
-    if x0 is None or x1 is None or x0 <= 0 or x1 <= 0:
-        return None
-    return 10 ** (math.log10(x0) + t * (math.log10(x1) - math.log10(x0)))
+def _signed_one_decimal(values: pl.Series) -> pl.Series:
+    """`f"{v:+.1f}"` for the notes: Python's own correctly rounded formatting, one value per series."""
+    return pl.Series(
+        [None if v is None else f"{v:+.1f}" for v in values.to_list()], dtype=pl.String
+    )
+
+
+def _log_interpolate(x0: pl.Expr, x1: pl.Expr, t: pl.Expr) -> pl.Expr:
+    ok = (x0 > 0) & (x1 > 0)
+    return pl.when(ok).then(pl.lit(10.0).pow(x0.log10() + t * (x1.log10() - x0.log10())))
+
+
+def _detect(points: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
+    """Detection columns for every row of `series` (series_id, sign) from its `points`.
+
+    `points`: series_id, model_id, flops, params, value, reference, margin (any order).
+    """
+    usable, axis = _ordered_by_scale(points, series)
+    stats = _series_summary(usable)
+    usable = usable.join(stats.select("series_id", "k"), on="series_id")
+    emergent, before = _around_emergence(usable)
+    frame = (
+        series.select("series_id", "sign")
+        .join(axis, on="series_id", how="left")
+        .join(stats, on="series_id", how="left")
+        .join(emergent, on="series_id", how="left")
+        .join(before, on="series_id", how="left")
+        .join(_trend_of_smaller_models(usable), on="series_id", how="left")
+        .with_columns(
+            pl.col("n_models").fill_null(0),
+            pl.col("n_points").fill_null(0),
+            pl.when(pl.col("all_flops").fill_null(True))
+            .then(pl.lit("train_flops"))
+            .otherwise(pl.lit("params"))
+            .alias("scale_axis"),
+        )
+    )
+    return _verdict(frame)
+
+
+def _ordered_by_scale(
+    points: pl.DataFrame, series: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Points with a scale on their series' axis, sorted by it: position i, excess, above.
+
+    Also each series' axis (FLOPs when every point has them) and its number of points.
+    """
+    points = points.join(series.select("series_id", "sign"), on="series_id")
+    axis = points.group_by("series_id").agg(
+        pl.col("flops").is_not_null().all().alias("all_flops"), pl.len().alias("n_points")
+    )
+    usable = (
+        points.join(axis, on="series_id")
+        .with_columns(
+            pl.when(pl.col("all_flops"))
+            .then(pl.col("flops"))
+            .otherwise(pl.col("params"))
+            .alias("x")
+        )
+        .filter(pl.col("x").is_not_null())
+        .sort("series_id", "x", pl.col("model_id").cast(pl.String))
+        .with_row_index("row")
+        .with_columns(
+            (pl.col("row") - pl.col("row").min().over("series_id")).cast(pl.Int64).alias("i"),
+            (pl.col("sign") * (pl.col("value") - pl.col("reference"))).alias("excess"),
+        )
+        .with_columns((pl.col("excess") > pl.col("margin")).alias("above"))
+        .with_columns(pl.when(~pl.col("above")).then(pl.col("i")).alias("i_not_above"))
+    )
+    return usable, axis
+
+
+def _series_summary(usable: pl.DataFrame) -> pl.DataFrame:
+    """Per series: models, the last one not above (k = where the final run above starts), B."""
+    stats = (
+        usable.group_by("series_id")
+        .agg(
+            pl.len().alias("n_models"),
+            pl.col("i_not_above").max().alias("last_not_above"),
+            pl.col("above").max().alias("any_above"),
+            pl.col("margin").max().alias("margin"),
+        )
+        .join(_breakthroughness(usable), on="series_id")
+    )
+    stats = stats.with_columns(
+        pl.when(pl.col("last_not_above").is_null())
+        .then(0)
+        .otherwise(pl.col("last_not_above") + 1)
+        .alias("k")
+    )
+    return stats
+
+
+def _around_emergence(usable: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The emergent model (position k) and the one before it (k - 1), one row per series."""
+    at = usable.select(
+        "series_id",
+        "i",
+        "k",
+        "model_id",
+        "flops",
+        "params",
+        "x",
+        "excess",
+        "margin",
+        "reference",
+    )
+    emergent = at.filter(pl.col("i") == pl.col("k")).select(
+        "series_id",
+        pl.col("model_id").alias("emergent_model_id"),
+        pl.col("flops").alias("emergent_flops"),
+        pl.col("params").alias("emergent_params"),
+        pl.col("x").alias("x1"),
+        pl.col("excess").alias("e1"),
+        pl.col("margin").alias("m1"),
+        pl.col("reference").alias("reference1"),
+    )
+    before = at.filter(pl.col("i") == pl.col("k") - 1).select(
+        "series_id",
+        pl.col("flops").alias("band_low_flops"),
+        pl.col("params").alias("band_low_params"),
+        pl.col("excess").alias("e0"),
+        pl.col("margin").alias("m0"),
+    )
+    return emergent, before
+
+
+def _trend_of_smaller_models(usable: pl.DataFrame) -> pl.DataFrame:
+    """Least squares of excess on log10(scale) over the models before the emergent one."""
+    dx = pl.col("lx") - pl.col("lx").mean().over("series_id")
+    dy = pl.col("excess") - pl.col("excess").mean().over("series_id")
+    return (
+        usable.filter(pl.col("i") < pl.col("k"))
+        .with_columns(pl.col("x").log10().alias("lx"))
+        .with_columns((dx**2).alias("dx2"), (dx * dy).alias("dxdy"))
+        .group_by("series_id")
+        .agg(
+            pl.col("lx").mean().alias("mean_lx"),
+            pl.col("excess").mean().alias("mean_y"),
+            pl.col("excess").first().alias("first_y"),
+            pl.col("dx2").sum().alias("var"),
+            pl.col("dxdy").sum().alias("cov"),
+        )
+    )
+
+
+def _verdict(frame: pl.DataFrame) -> pl.DataFrame:
+    """Classification, crossing, band, trend and note from the per-series columns."""
+    slope = pl.when(pl.col("var") == 0).then(0.0).otherwise(pl.col("cov") / pl.col("var"))
+    predicted = (
+        pl.when(pl.col("k") == 1)
+        .then(pl.col("first_y"))
+        .otherwise(pl.col("mean_y") + slope * (pl.col("x1").log10() - pl.col("mean_lx")))
+    )
+    frame = frame.with_columns(predicted.alias("predicted")).with_columns(
+        (pl.col("e1") - pl.col("predicted")).alias("jump"),
+        pl.when(pl.col("e1") != pl.col("e0"))
+        .then(
+            (
+                ((pl.col("m0") + pl.col("m1")) / 2 - pl.col("e0")) / (pl.col("e1") - pl.col("e0"))
+            ).clip(0.0, 1.0)
+        )
+        .otherwise(1.0)
+        .alias("t"),
+    )
+    too_few = pl.col("n_models") < MIN_MODELS
+    never = (pl.col("last_not_above") == pl.col("n_models") - 1).fill_null(False)
+    at_smallest = pl.col("k") == 0
+    classification = (
+        pl.when(too_few)
+        .then(pl.lit("too_few_points"))
+        .when(never)
+        .then(pl.lit("never_above_random"))
+        .when(at_smallest)
+        .then(pl.lit("smooth"))
+        .when(pl.col("jump") > pl.col("m1"))
+        .then(pl.lit("emergent"))
+        .otherwise(pl.lit("smooth"))
+    )
+    frame = frame.with_columns(classification.alias("classification"))
+    predicted_text = _signed_one_decimal(frame["predicted"])
+    frame = frame.with_columns(
+        predicted_text.alias("predicted_text"),
+        _signed_one_decimal(frame["e1"]).alias("e1_text"),
+        _signed_one_decimal(frame["jump"]).alias("jump_text"),
+    )
+    dropped = pl.col("n_points") - pl.col("n_models")
+    left_out = pl.when(dropped > 0).then(
+        pl.format("{} model(s) without a known scale left out", dropped)
+    )
+    verdict = (
+        pl.when(too_few)
+        .then(pl.format("{} model(s) with a known scale; need {}", "n_models", pl.lit(MIN_MODELS)))
+        .when(never)
+        .then(
+            pl.when(pl.col("any_above"))
+            .then(pl.lit("the largest model is not above the reference (some smaller one was)"))
+            .otherwise(pl.lit("the largest model is not above the reference"))
+        )
+        .when(at_smallest)
+        .then(pl.lit("above the reference at every scale observed"))
+        .when(pl.col("classification") == "emergent")
+        .then(
+            pl.concat_str(
+                pl.when(pl.col("k") == 1)
+                .then(pl.lit("trend flat (one smaller model)"))
+                .otherwise(
+                    pl.format("trend of {} smaller models predicts {}", "k", "predicted_text")
+                ),
+                pl.format(", observed {} vs reference", "e1_text"),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "the log-linear trend of the smaller models predicts this value within the margin ({})",
+                "jump_text",
+            )
+        )
+    )
+    has_emergent = ~too_few & ~never
+    has_band = has_emergent & ~at_smallest
+    return frame.select(
+        "series_id",
+        "n_models",
+        "scale_axis",
+        pl.when(~too_few).then(pl.col("margin")).alias("margin"),
+        "classification",
+        *(
+            pl.when(has_emergent).then(pl.col(c)).alias(c)
+            for c in ("emergent_model_id", "emergent_flops", "emergent_params")
+        ),
+        pl.when(has_band)
+        .then(_log_interpolate(pl.col("band_low_flops"), pl.col("emergent_flops"), pl.col("t")))
+        .alias("crossing_flops"),
+        pl.when(has_band)
+        .then(_log_interpolate(pl.col("band_low_params"), pl.col("emergent_params"), pl.col("t")))
+        .alias("crossing_params"),
+        pl.when(has_band).then(pl.col("band_low_flops")).alias("band_low_flops"),
+        pl.when(has_band).then(pl.col("emergent_flops")).alias("band_high_flops"),
+        pl.when(has_band).then(pl.col("band_low_params")).alias("band_low_params"),
+        pl.when(has_band).then(pl.col("emergent_params")).alias("band_high_params"),
+        pl.when(has_band)
+        .then(pl.col("predicted") * pl.col("sign") + pl.col("reference1"))
+        .alias("trend_prediction"),
+        "breakthroughness",
+        pl.concat_str(left_out, verdict, separator="; ", ignore_nulls=True).alias("note"),
+    )
 
 
 def detect(points: list[Point], *, higher_is_better: bool = True) -> dict:
-    """Classify one series ordered by scale (see module docstring); returns emergence columns."""
-    sign = 1.0 if higher_is_better else -1.0
-    axis = "train_flops" if all(p.flops is not None for p in points) else "params"
-    usable = [p for p in points if (p.flops if axis == "train_flops" else p.params) is not None]
-    usable.sort(key=lambda p: p.flops if axis == "train_flops" else p.params)
-    out: dict = {"n_models": len(usable), "scale_axis": axis}
-    excess = [sign * (p.value - p.reference) for p in usable]
-    out["breakthroughness"] = breakthroughness(excess)
-    dropped = len(points) - len(usable)
-    notes = [f"{dropped} model(s) without a known scale left out"] if dropped else []
-    if len(usable) < MIN_MODELS:
-        out.update(
-            classification="too_few_points",
-            note="; ".join(
-                notes + [f"{len(usable)} model(s) with a known scale; need {MIN_MODELS}"]
-            ),
-        )
-        return out
-    above = [e > p.margin for e, p in zip(excess, usable, strict=True)]
-    out["margin"] = max(p.margin for p in usable)
-    if not above[-1]:
-        note = "the largest model is not above the reference" + (
-            " (some smaller one was)" if any(above) else ""
-        )
-        out.update(classification="never_above_random", note="; ".join(notes + [note]))
-        return out
-    k = len(above)
-    while k > 0 and above[k - 1]:
-        k -= 1
-    emergent = usable[k]
-    out.update(
-        emergent_model_id=emergent.model_id,
-        emergent_flops=emergent.flops,
-        emergent_params=emergent.params,
+    """Classify one series (see module docstring); returns its emergence columns."""
+    frame = pl.DataFrame(
+        [{"series_id": 0, **p.__dict__} for p in points],
+        schema={
+            "series_id": pl.UInt32,
+            "model_id": pl.String,
+            "flops": pl.Float64,
+            "params": pl.Float64,
+            "value": pl.Float64,
+            "reference": pl.Float64,
+            "margin": pl.Float64,
+        },
     )
-    if k == 0:
-        out.update(
-            classification="smooth",
-            note="; ".join(notes + ["above the reference at every scale observed"]),
-        )
-        return out
-    before = usable[k - 1]
-    x_of = (lambda p: p.flops) if axis == "train_flops" else (lambda p: p.params)
-    smaller = usable[:k]
-    predicted = _log_linear_prediction([x_of(p) for p in smaller], excess[:k], x_of(emergent))
-    out["trend_prediction"] = predicted * sign + emergent.reference
-    threshold_lo, threshold_hi = before.margin, emergent.margin
-    e0, e1 = excess[k - 1], excess[k]
-    t = 1.0
-    if e1 != e0:
-        t = min(max(((threshold_lo + threshold_hi) / 2 - e0) / (e1 - e0), 0.0), 1.0)
-    out.update(
-        crossing_flops=_log_interpolate(before.flops, emergent.flops, t),
-        crossing_params=_log_interpolate(before.params, emergent.params, t),
-        band_low_flops=before.flops,
-        band_high_flops=emergent.flops,
-        band_low_params=before.params,
-        band_high_params=emergent.params,
+    series = pl.DataFrame(
+        {"series_id": [0], "sign": [1.0 if higher_is_better else -1.0]},
+        schema={"series_id": pl.UInt32, "sign": pl.Float64},
     )
-    jump = excess[k] - predicted
-    if jump > emergent.margin:
-        trend_note = (
-            "trend flat (one smaller model)"
-            if k == 1
-            else f"trend of {k} smaller models predicts {predicted:+.1f}"
-        )
-        out.update(
-            classification="emergent",
-            note="; ".join(notes + [trend_note + f", observed {excess[k]:+.1f} vs reference"]),
-        )
-    else:
-        out.update(
-            classification="smooth",
-            note="; ".join(
-                notes
-                + [
-                    f"the log-linear trend of the smaller models predicts this value within the margin ({jump:+.1f})"
-                ]
-            ),
-        )
-    return out
+    row = _detect(frame, series).drop("series_id").row(0, named=True)
+    return {k: v for k, v in row.items() if v is not None}
 
 
-def _series_points(series: pl.DataFrame, baseline: pl.DataFrame | None) -> list[Point]:
-    points = []
-    base = {}
-    if baseline is not None:
-        base = {r["model_id"]: r for r in baseline.iter_rows(named=True)}
-    for row in series.iter_rows(named=True):
-        n = row["n_examples"]
-        if baseline is not None:
-            b = base.get(row["model_id"])
-            if b is None:
-                continue
-            reference = b["value"]
-            margin = difference_margin(row["value"], b["value"], n)
-        else:
-            reference = row["random_level"]
-            margin = (
-                binomial_margin(reference, n) if row["unit"] == "percent" else max(MIN_MARGIN, 0.0)
-            )
-        points.append(
-            Point(
-                row["model_id"], row["train_flops"], row["params"], row["value"], reference, margin
-            )
-        )
-    return points
-
-
-def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Emergence rows for every series in `results` (the `results_with_scale` view's columns).
-
-    `results` needs: task_id, family, shots, prompting, metric, origin, model_id, value, unit,
-    n_examples, train_flops, params, random_level, higher_is_better. A model reported by several
-    papers in one series counts once, at the mean of their values.
-    """
-    deduped = results.group_by([*SERIES_KEY, "model_id"]).agg(
+def _deduplicated(results: pl.DataFrame) -> pl.DataFrame:
+    """A model reported by several papers in one series counts once, at the mean of their values."""
+    return results.group_by([*SERIES_KEY, "model_id"]).agg(
         pl.col("value").mean(),
         pl.col("unit").first(),
         pl.col("n_examples").min(),
@@ -262,65 +463,120 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
         pl.col("random_level").first(),
         pl.col("higher_is_better").first(),
     )
-    rows = []
-    for key, series in deduped.group_by(SERIES_KEY, maintain_order=False):
-        task_id, family, shots, prompting, metric, origin = key
-        baseline = None
-        baseline_prompting = None
-        if prompting != "standard":
-            baseline = deduped.filter(
-                (pl.col("task_id") == task_id)
-                & (pl.col("family") == family)
-                & (pl.col("metric") == metric)
-                & (pl.col("origin") == origin)
-                & (pl.col("prompting") == "standard")
-                & (pl.col("shots").eq_missing(shots))
-            )
-            baseline_prompting = "standard"
-        random_level = series["random_level"][0]
-        base_row = dict(
-            zip(SERIES_KEY, key, strict=True),
-            baseline_prompting=baseline_prompting,
-            random_level=random_level if baseline is None else None,
-            method=METHOD,
+
+
+def _points(deduped: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
+    """Each model's value against its reference: random level, or the baseline prompt's value."""
+    standard = deduped.filter(pl.col("prompting") == STANDARD)
+    against_random = standard.filter(pl.col("random_level").is_not_null()).with_columns(
+        pl.col("random_level").alias("reference"),
+        pl.when(pl.col("unit") == "percent")
+        .then(binomial_margin_expr(pl.col("random_level"), pl.col("n_examples")))
+        .otherwise(pl.lit(MIN_MARGIN))
+        .alias("margin"),
+    )
+    baseline = standard.select(*BASELINE_KEY, "model_id", pl.col("value").alias("reference"))
+    against_baseline = (
+        deduped.filter(pl.col("prompting") != STANDARD)
+        .join(baseline, on=[*BASELINE_KEY, "model_id"], nulls_equal=True)
+        .with_columns(
+            difference_margin_expr(
+                pl.col("value"), pl.col("reference"), pl.col("n_examples")
+            ).alias("margin")
         )
-        if baseline is None and random_level is None:
-            rows.append(
-                {
-                    **base_row,
-                    "n_models": series.height,
-                    "scale_axis": "train_flops",
-                    "classification": "no_baseline",
-                    "note": "no random level is known for this metric and there is no baseline prompt to compare with",
-                }
-            )
-            continue
-        if baseline is not None and baseline.height == 0:
-            rows.append(
-                {
-                    **base_row,
-                    "n_models": series.height,
-                    "scale_axis": "train_flops",
-                    "classification": "no_baseline",
-                    "note": "no standard-prompting series to compare with",
-                }
-            )
-            continue
-        points = _series_points(series, baseline)
-        higher = (
-            bool(series["higher_is_better"][0])
-            if series["higher_is_better"][0] is not None
-            else True
+    )
+    columns = [
+        *SERIES_KEY,
+        "model_id",
+        pl.col("train_flops").alias("flops"),
+        "params",
+        "value",
+        "reference",
+        "margin",
+    ]
+    return (
+        pl.concat([against_random.select(columns), against_baseline.select(columns)])
+        .join(series.select(*SERIES_KEY, "series_id"), on=SERIES_KEY, nulls_equal=True)
+        .drop(SERIES_KEY)
+    )
+
+
+def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Emergence rows for every series in `results` (the `results_with_scale` view's columns).
+
+    `results` needs INPUT_COLUMNS (others are ignored). A model reported by several papers in one
+    series counts once, at the mean of their values.
+    """
+    # Text keys as categories: the group-bys and joins below hash integers, not strings (half
+    # the time at a million rows); the output casts them back to text.
+    text_keys = [c for c in (*SERIES_KEY, "model_id") if results.schema[c] == pl.String]
+    deduped = _deduplicated(
+        results.select(INPUT_COLUMNS).with_columns(pl.col(text_keys).cast(pl.Categorical))
+    )
+    series = (
+        deduped.group_by(SERIES_KEY)
+        .agg(
+            pl.len().alias("n_rows"),
+            pl.col("random_level").first(),
+            pl.col("higher_is_better").first(),
         )
-        rows.append({**base_row, **detect(points, higher_is_better=higher)})
-    frame = (
-        pl.DataFrame(rows, schema=_schema(), strict=False)
-        if rows
-        else pl.DataFrame(schema=_schema())
+        .with_row_index("series_id")
+    )
+    standard_keys = series.filter(pl.col("prompting") == STANDARD).select(BASELINE_KEY).unique()
+    with_baseline = (
+        series.filter(pl.col("prompting") != STANDARD)
+        .join(standard_keys, on=BASELINE_KEY, how="semi", nulls_equal=True)
+        .select("series_id", pl.lit(True).alias("has_baseline"))
+    )
+    is_standard = pl.col("prompting") == STANDARD
+    series = series.join(with_baseline, on="series_id", how="left").with_columns(
+        pl.when(is_standard)
+        .then(pl.col("random_level").is_not_null())
+        .otherwise(pl.col("has_baseline").fill_null(False))
+        .alias("has_reference"),
+        pl.when(pl.col("higher_is_better").fill_null(True)).then(1.0).otherwise(-1.0).alias("sign"),
+    )
+    referenced = series.filter(pl.col("has_reference"))
+    detected = _detect(_points(deduped, series), referenced)
+    no_baseline_note = (
+        pl.when(is_standard)
+        .then(
+            pl.lit(
+                "no random level is known for this metric and there is no baseline prompt to compare with"
+            )
+        )
+        .otherwise(pl.lit("no standard-prompting series to compare with"))
+    )
+    frame = pl.concat(
+        [
+            referenced.select(*SERIES_KEY, "series_id", "random_level").join(
+                detected, on="series_id"
+            ),
+            series.filter(~pl.col("has_reference")).select(
+                *SERIES_KEY,
+                "series_id",
+                "random_level",
+                pl.col("n_rows").alias("n_models"),
+                pl.lit("train_flops").alias("scale_axis"),
+                pl.lit("no_baseline").alias("classification"),
+                no_baseline_note.alias("note"),
+            ),
+        ],
+        how="diagonal_relaxed",
+    ).with_columns(
+        pl.when(is_standard).then(pl.col("random_level")).alias("random_level"),
+        pl.when(~is_standard).then(pl.lit(STANDARD)).alias("baseline_prompting"),
+        pl.lit(METHOD).alias("method"),
+    )
+    frame = frame.with_columns(
+        [
+            pl.col(c).cast(dtype) if c in frame.columns else pl.lit(None, dtype).alias(c)
+            for c, dtype in _schema().items()
+        ]
     )
     frame = _compare_with_table1(frame, table1)
     return frame.select(EMERGENCE_COLUMNS).sort(
-        ["task_id", "family", "metric", "prompting", "origin"], nulls_last=True
+        ["task_id", "family", "metric", "prompting", "origin", "shots"], nulls_last=True
     )
 
 

@@ -94,10 +94,9 @@ def test_breakthroughness_matches_bigbench_definition():
     assert breakthroughness([12.0, 2.0, 1.0, 0.0]) == pytest.approx(-12.0)
 
 
-@pytest.fixture(scope="module")
-def literature_emergence() -> pl.DataFrame:
+def _literature_results() -> pl.DataFrame:
     staged = stage_lake(read_literature())
-    results = (
+    return (
         staged.table("results")
         .join(
             staged.table("models").select("model_id", "family", "params", "train_flops"),
@@ -111,7 +110,11 @@ def literature_emergence() -> pl.DataFrame:
             how="left",
         )
     )
-    return compute_emergence(results, staged.table("table1"))
+
+
+@pytest.fixture(scope="module")
+def literature_emergence() -> pl.DataFrame:
+    return compute_emergence(_literature_results(), stage_lake(read_literature()).table("table1"))
 
 
 @pytest.mark.parametrize(
@@ -155,3 +158,24 @@ def test_a_single_published_point_is_too_few(literature_emergence):
     )
     assert rows["classification"].to_list() == ["too_few_points"]
     assert rows["agrees_with_reported"].to_list() == [None]
+
+
+def test_no_results_give_an_empty_table_with_every_column(literature_emergence):
+    empty = compute_emergence(_literature_results().head(0))
+    assert empty.height == 0
+    assert empty.schema == literature_emergence.schema
+
+
+def test_each_series_is_detected_as_if_alone(literature_emergence):
+    """All series at once give the same rows as each series computed on its own."""
+    results = _literature_results()
+    for key in [("mmlu", "GPT-3"), ("gsm8k", "LaMDA"), ("wic", "PaLM")]:
+        alone = compute_emergence(
+            results.filter((pl.col("task_id") == key[0]) & (pl.col("family") == key[1]))
+        )
+        together = literature_emergence.filter(
+            (pl.col("task_id") == key[0]) & (pl.col("family") == key[1])
+        ).drop("reported_flops", "reported_params", "agrees_with_reported")
+        assert alone.drop("reported_flops", "reported_params", "agrees_with_reported").equals(
+            together
+        )

@@ -1,0 +1,283 @@
+"""The lake at scale: result rows -> wall seconds, peak RSS and seconds per stage.
+
+For each size (`--sizes 10k,100k,1M`, the default), writes the curated folder plus generated
+families, models and results (benchmarks/synthetic_lake.py, deterministic for a seed), then runs
+the real `make run` command (`python -m assets.run_lake`: the `lake` job) in a child process with
+a fresh EMERGENCE_DATA, EMERGENCE_LITERATURE pointing at the generated folder and a fresh
+DAGSTER_HOME (the project's dagster.yaml with its paths moved under the benchmark folder). The
+child's wall time and peak RSS come from the OS (wait4); the time of each stage from the run's
+STEP_START / STEP_SUCCESS events in that instance's event log:
+
+    ingest     literature_files, obsscaling_files (reading and typing the CSVs)
+    validate   staged_lake and its asset checks (schemas, rules; loading the staged lake)
+    warehouse  warehouse_tables (the DuckDB write)
+    emergence  emergence (read results_with_scale, detect, write)
+    charts     every chart asset and the gallery
+
+`core` = ingest + validate + warehouse + emergence: issue 8's budget is 30 s and 2 GB at 1M rows.
+Then, on the embedded data (no EMERGENCE_LITERATURE), a cold run and a warm run (the same command
+again, nothing changed) in one fresh data folder (`--no-warm` skips this).
+
+    EMERGENCE_MIRROR=../shared/mirror .venv/bin/python benchmarks/bench_lake.py --sizes 10k,100k,1M
+
+Generated inputs and run folders go under `--work` (default data/bench/lake, git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.synthetic_lake import write_synthetic_literature  # noqa: E402
+from sources.paths import PROJECT_ROOT  # noqa: E402
+
+STAGES = ["ingest", "validate", "warehouse", "emergence", "charts"]
+CORE = ["ingest", "validate", "warehouse", "emergence"]
+
+
+def parse_size(text: str) -> int:
+    multipliers = {"k": 1_000, "m": 1_000_000}
+    text = text.strip().lower()
+    if text[-1:] in multipliers:
+        return int(float(text[:-1]) * multipliers[text[-1]])
+    return int(text)
+
+
+def stage_of(step_key: str) -> str:
+    if step_key.startswith(("literature_files", "obsscaling_files")):
+        return "ingest"
+    if step_key.startswith("staged_lake"):
+        return "validate"
+    if step_key.startswith("warehouse_tables"):
+        return "warehouse"
+    if step_key.startswith("emergence"):
+        return "emergence"
+    if step_key.startswith("chart"):
+        return "charts"
+    return "other"
+
+
+def fresh_dagster_home(home: Path) -> None:
+    """The project's dagster.yaml, every relative base_dir moved under `home`."""
+    config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
+
+    def rebase(node):
+        if isinstance(node, dict):
+            return {
+                k: str(home / v) if k == "base_dir" and not os.path.isabs(v) else rebase(v)
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [rebase(v) for v in node]
+        return node
+
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(rebase(config)))
+
+
+def run_lake(home: Path, data: Path, literature: Path | None) -> dict:
+    """One `python -m assets.run_lake` in a child process: wall seconds, peak RSS, exit code."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "DAGSTER_HOME": str(home),
+        "EMERGENCE_DATA": str(data),
+    }
+    env.pop("EMERGENCE_DUCKDB", None)
+    env.pop("EMERGENCE_LITERATURE", None)
+    if literature is not None:
+        env["EMERGENCE_LITERATURE"] = str(literature)
+    log = (home / "run.log").open("a")
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "assets.run_lake"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    samples: list[tuple[float, float, float]] = []
+    sampler = threading.Thread(target=_sample_rss, args=(child.pid, samples), daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    sampler.join()
+    log.close()
+    return {
+        "rss_samples": samples,
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "load_before": load,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "exit_code": os.waitstatus_to_exitcode(status),
+    }
+
+
+def _sample_rss(pid: int, samples: list[tuple[float, float, float]], every_s: float = 0.1) -> None:
+    """(unix time, RSS MB, CPU seconds so far) of the child until it exits.
+
+    Attributed to the stage running at each instant (steps run one at a time), this gives the
+    peak memory and the CPU seconds of each stage; CPU seconds barely change when other work
+    shares the machine, wall seconds do.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    status, stat = Path(f"/proc/{pid}/status"), Path(f"/proc/{pid}/stat")
+    while True:
+        try:
+            text, fields = status.read_text(), stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return
+        if "State:\tZ" in text:
+            return
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                samples.append((time.time(), int(line.split()[1]) / 1024, cpu))
+        time.sleep(every_s)
+
+
+def step_times(home: Path) -> list[dict]:
+    """Per run (oldest first): seconds per stage, from the step events in the event log."""
+    import dagster as dg
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    runs = []
+    with dg.DagsterInstance.get() as instance:
+        for run in reversed(instance.get_runs()):
+            starts: dict[str, float] = {}
+            stages = dict.fromkeys([*STAGES, "other"], 0.0)
+            spans: list[tuple[str, float, float]] = []
+            failed = []
+            for record in instance.all_logs(run.run_id):
+                event = record.dagster_event
+                if event is None or record.step_key is None:
+                    continue
+                if event.event_type_value == "STEP_START":
+                    starts[record.step_key] = record.timestamp
+                elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+                    seconds = record.timestamp - starts.get(record.step_key, record.timestamp)
+                    stages[stage_of(record.step_key)] += seconds
+                    spans.append(
+                        (stage_of(record.step_key), starts[record.step_key], record.timestamp)
+                    )
+                    if event.event_type_value == "STEP_FAILURE":
+                        failed.append(record.step_key)
+            runs.append(
+                {"run_id": run.run_id, "stages_s": stages, "failed_steps": failed, "spans": spans}
+            )
+    return runs
+
+
+def attach_stage_peaks(measured: dict) -> dict:
+    """Peak RSS (MB) and CPU seconds sampled while each stage's steps ran."""
+    samples = measured.pop("rss_samples")
+    peaks = dict.fromkeys(STAGES, 0.0)
+    cpu = dict.fromkeys(STAGES, 0.0)
+    for stage, start, end in measured.pop("spans"):
+        if stage not in peaks:
+            continue
+        inside = [s for s in samples if start <= s[0] <= end]
+        before = [s for s in samples if s[0] < start][-1:]
+        after = [s for s in samples if s[0] > end][:1]
+        peaks[stage] = max([peaks[stage], *(s[1] for s in inside)])
+        window = before + inside + after
+        if len(window) >= 2:
+            cpu[stage] += window[-1][2] - window[0][2]
+    measured["stage_peak_rss_mb"] = peaks
+    measured["stage_cpu_s"] = cpu
+    return measured
+
+
+def describe(label: str, measured: dict) -> str:
+    stages, peaks, cpu = (
+        measured["stages_s"],
+        measured["stage_peak_rss_mb"],
+        measured["stage_cpu_s"],
+    )
+    core = sum(stages[s] for s in CORE)
+    failed = f"  FAILED: {', '.join(measured['failed_steps'])}" if measured["failed_steps"] else ""
+    exit_note = f"  (exit {measured['exit_code']})" if measured["exit_code"] else ""
+    lines = [
+        f"{label}: wall {measured['wall_s']:.1f} s, CPU {measured['cpu_s']:.1f} s, "
+        f"peak RSS {measured['peak_rss_mb']:.0f} MB, core (ingest..emergence) {core:.1f} s "
+        f"(CPU {sum(cpu[s] for s in CORE):.1f} s)"
+        f"  [load average before: {measured['load_before']:.1f}]{failed}{exit_note}",
+        *(
+            f"    {s:<10} {stages[s]:7.2f} s  (CPU {cpu[s]:6.2f} s)  peak RSS {peaks[s]:6.0f} MB"
+            for s in STAGES
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10k,100k,1M", help="result rows, e.g. 10k,100k,1M")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=PROJECT_ROOT / "data" / "bench" / "lake")
+    parser.add_argument("--no-warm", action="store_true", help="skip the cold/warm embedded runs")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if not os.environ.get("EMERGENCE_MIRROR"):
+        print("note: EMERGENCE_MIRROR is unset: ObsScaling comes from data/raw or the network")
+    report: dict = {"sizes": [], "embedded": []}
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    for size in sizes:
+        folder = args.work / f"rows_{size}"
+        started = time.perf_counter()
+        rows = write_synthetic_literature(folder / "literature", size, seed=args.seed)
+        generated_s = time.perf_counter() - started
+        home = folder / "home"
+        fresh_dagster_home(home)
+        shutil.rmtree(folder / "data", ignore_errors=True)
+        measured = run_lake(home, folder / "data", folder / "literature")
+        measured.update(step_times(home)[-1])
+        attach_stage_peaks(measured)
+        measured.update(requested_rows=size, generated_rows=rows, generate_s=generated_s)
+        report["sizes"].append(measured)
+        print(describe(f"{rows:,} rows", measured), flush=True)
+    if len(report["sizes"]) >= 2:
+        first, last = report["sizes"][-2], report["sizes"][-1]
+        core = [sum(m["stages_s"][s] for s in CORE) for m in (first, last)]
+        print(
+            f"growth {first['generated_rows']:,} -> {last['generated_rows']:,} rows "
+            f"(x{last['generated_rows'] / first['generated_rows']:.1f}): core x{core[1] / core[0]:.1f}, "
+            f"wall x{last['wall_s'] / first['wall_s']:.1f}"
+        )
+    if not args.no_warm:
+        folder = args.work / "embedded"
+        home = folder / "home"
+        fresh_dagster_home(home)
+        shutil.rmtree(folder / "data", ignore_errors=True)
+        runs = [run_lake(home, folder / "data", None) for _ in ("cold", "warm")]
+        for measured, events, label in zip(
+            runs, step_times(home)[-2:], ("cold", "warm"), strict=True
+        ):
+            measured.update(events, run=label)
+            attach_stage_peaks(measured)
+            report["embedded"].append(measured)
+            print(describe(f"embedded {label}", measured), flush=True)
+    print(f"logs and run folders under {args.work}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    failed = [m for m in report["sizes"] + report["embedded"] if m["exit_code"]]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
