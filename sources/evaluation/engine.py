@@ -39,6 +39,14 @@ from sources.bigbench import GENERATIVE_METRICS, MULTIPLE_CHOICE_METRICS, BigBen
 from sources.evaluation import metrics as metric_fns
 from sources.evaluation.answers import AnswerRule
 from sources.evaluation.cache import CachedRun, ResultCache, cache_key
+from sources.evaluation.checkpoint import (
+    DECODE,
+    SCORE,
+    BatchWork,
+    Checkpoint,
+    ExampleOutcome,
+    Restored,
+)
 from sources.evaluation.model import LoadedModel, ModelSpec, resolve_revision
 from sources.evaluation.prompts import Prompt, build_prompts, example_rng
 from sources.evaluation.tokenization import TOKENIZATIONS, PromptTokenizer
@@ -123,10 +131,15 @@ class EvaluationStats:
     forward_passes: int
     n_fast_path: int  # generative examples answered from the teacher-forced pass
     n_generated: int  # generative examples that needed decoding
-    n_truncated: int  # contexts cut from the left to fit the model
+    n_truncated: int  # contexts cut from the left to fit the model (per example: `run.flags`)
     device: str
     metrics_not_computed: list[str] = field(default_factory=list)
     n_params: int | None = None  # parameters of the evaluated model (embeddings included)
+    # Resuming an interrupted run (checkpoint.py): examples and batches restored, not recomputed,
+    # and the tokens those batches had cost. tokens_processed counts only this call's work.
+    n_restored: int = 0
+    batches_restored: int = 0
+    tokens_restored: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,6 +155,9 @@ class EvaluationRun:
     examples: pl.DataFrame  # columns of eval_examples
     results: pl.DataFrame  # columns of results
     stats: EvaluationStats
+    # Per example (task_id, example_idx, truncated): facts the warehouse has no column for; None
+    # for a cache entry written before they were recorded.
+    flags: pl.DataFrame | None = None
 
     @property
     def config_hash(self) -> str:
@@ -334,23 +350,55 @@ def _evaluate_leaf(
                 "results",
             )
             return EvaluationRun(
-                run_id, spec.model_id, revision, task.task_id, config, examples, results, stats
+                run_id,
+                spec.model_id,
+                revision,
+                task.task_id,
+                config,
+                examples,
+                results,
+                stats,
+                flags=cached.flags,
             )
 
+    # Finished batches survive a crash; the flat reference scorer (a test switch) keeps none.
+    checkpoint = (
+        cache.checkpoint(
+            key,
+            {
+                "engine": ENGINE_VERSION,
+                "model_revision": revision,
+                "task_id": task.task_id,
+                "task_file_sha256": task.task_file_sha256,
+                "config_hash": config.config_hash,
+            },
+        )
+        if options.use_cache and options.share_context
+        else None
+    )
     loaded = handle.get()
     eval_started = time.perf_counter()
-    computed = _compute(task, config, loaded, options)
+    computed = _compute(task, config, loaded, options, checkpoint)
     examples = _examples_frame(run_id, spec.model_id, task, config, computed)
     results = _results_frame(run_id, spec, task, config, revision, computed)
+    flags = pl.DataFrame(
+        {
+            "task_id": [task.task_id] * len(computed.prompts),
+            "example_idx": [p.example_idx for p in computed.prompts],
+            "truncated": computed.truncated,
+        },
+        schema={"task_id": pl.String(), "example_idx": pl.Int64(), "truncated": pl.Boolean()},
+    )
     eval_seconds = time.perf_counter() - eval_started
     n = len(computed.prompts)
+    n_computed = n - computed.n_restored
     stats = EvaluationStats(
         n_examples=n,
         cache_hit=False,
         wall_seconds=eval_seconds,
         load_seconds=0.0,
         eval_seconds=eval_seconds,
-        examples_per_second=n / eval_seconds if eval_seconds > 0 else math.inf,
+        examples_per_second=n_computed / eval_seconds if eval_seconds > 0 else math.inf,
         tokens_processed=computed.tokens,
         tokens_per_second=computed.tokens / eval_seconds if eval_seconds > 0 else math.inf,
         forward_passes=computed.forward_passes,
@@ -360,6 +408,9 @@ def _evaluate_leaf(
         device=loaded.device,
         metrics_not_computed=[m for m in task.metrics if m not in selected_metrics(task, config)],
         n_params=loaded.n_params,
+        n_restored=computed.n_restored,
+        batches_restored=computed.batches_restored,
+        tokens_restored=computed.tokens_restored,
     )
     if options.use_cache:
         cache.put(
@@ -378,10 +429,13 @@ def _evaluate_leaf(
                     "stats": stats.as_dict(),
                     "created_unix": time.time(),
                 },
+                flags=flags,
             ),
         )
+    if checkpoint is not None:
+        checkpoint.remove()  # merged into the cache entry just written
     return EvaluationRun(
-        run_id, spec.model_id, revision, task.task_id, config, examples, results, stats
+        run_id, spec.model_id, revision, task.task_id, config, examples, results, stats, flags
     )
 
 
@@ -401,6 +455,10 @@ class _Computed:
     n_fast_path: int
     n_generated: int
     n_truncated: int
+    truncated: list[bool]
+    n_restored: int
+    batches_restored: int
+    tokens_restored: int
 
 
 @dataclass
@@ -463,7 +521,11 @@ def _plan_example(
 
 
 def _compute(
-    task: BigBenchTask, config: EvalConfig, loaded: LoadedModel, options: _RunOptions
+    task: BigBenchTask,
+    config: EvalConfig,
+    loaded: LoadedModel,
+    options: _RunOptions,
+    checkpoint: Checkpoint | None = None,
 ) -> _Computed:
     # Heavy modules (torch) are imported here, when there is model work to do.
     from sources.evaluation.decoding import Resume, continue_greedy, greedy_decode
@@ -498,7 +560,7 @@ def _compute(
     alone = (
         tokenizer.encode_plain_many([t for p in prompts for t in p.targets]) if generative else []
     )
-    plans, truncated, cursor = [], 0, 0
+    plans, truncated, cursor = [], [], 0
     for prompt, (context, scored), generation_ids in zip(prompts, scoring, generation, strict=True):
         targets_alone = alone[cursor : cursor + len(prompt.targets)] if generative else []
         cursor += len(prompt.targets) if generative else 0
@@ -513,17 +575,34 @@ def _compute(
             max_new,
         )
         plans.append(plan)
-        truncated += was_cut
+        truncated.append(was_cut)
     requests = [plan.request for plan in plans]
 
+    n = len(prompts)
     counter = WorkCounter()
-    answers: list[str | None] = [None] * len(prompts)
+    restored = checkpoint.load() if checkpoint is not None else Restored()
+    outcomes: list[ExampleOutcome | None] = [None] * n
+    answers: list[str | None] = [None] * n
     from_scratch: list[int] = []
-    n_fast = n_resumed = 0
+    work = _WorkSoFar()
+
+    def outcome_of(i: int, scores_i: list) -> ExampleOutcome:
+        plan = plans[i]
+        target_score = scores_i[plan.target_row]
+        choices = [
+            scores_i[row].logprob if scores_i[row].token_logprobs else -math.inf
+            for row in plan.choice_rows
+        ]
+        return ExampleOutcome(
+            target_logprob=target_score.logprob,
+            target_tokens=len(target_score.token_logprobs),
+            choice_logprobs=choices if plan.choice_rows else None,
+            answer=answers[i],
+            pending_decode=generative and answers[i] is None,
+        )
 
     def replay(i: int, scores_i: list) -> tuple[int, _Replay] | None:
         """Settle example i from its teacher-forced rows, or return where to resume decoding."""
-        nonlocal n_fast
         plan = plans[i]
         best: tuple[int, _Replay] | None = None
         for row in plan.greedy_rows:
@@ -537,15 +616,14 @@ def _compute(
             )
             if result.state.finished:
                 answers[i] = result.state.answer
-                n_fast += 1
+                work.n_fast += 1
                 return None
             if best is None or len(result.state.ids) > len(best[1].state.ids):
                 best = (row, result)
         return best
 
-    def after_batch(indices_in_batch: list[int], batch_scores: list, shared: Any) -> None:
+    def settle(indices_in_batch: list[int], batch_scores: list, shared: Any) -> None:
         """Generative tasks: settle greedy answers while this batch's KV cache is alive."""
-        nonlocal n_resumed
         resumes, resumed = [], []
         for b, i in enumerate(indices_in_batch):
             best = replay(i, batch_scores[b])
@@ -559,30 +637,79 @@ def _compute(
             resumed.append(i)
         if resumes:
             continue_greedy(loaded, shared, resumes, judge, counter)
-            n_resumed += len(resumes)
+            work.n_resumed += len(resumes)
             for i, resume in zip(resumed, resumes, strict=True):
                 answers[i] = resume.state.answer
+
+    def after_batch(indices_in_batch: list[int], batch_scores: list, shared: Any) -> None:
+        if generative:
+            settle(indices_in_batch, batch_scores, shared)
+        batch_outcomes = []
+        for b, i in enumerate(indices_in_batch):
+            outcomes[i] = outcome_of(i, batch_scores[b])
+            batch_outcomes.append(outcomes[i])
+        if checkpoint is not None:
+            checkpoint.write_batch(
+                SCORE,
+                work.score_batches,
+                indices_in_batch,
+                work.delta(counter),
+                outcomes=batch_outcomes,
+            )
+
+    def skip_scored(batch: list[int]) -> bool:
+        work.score_batches += 1
+        done = all(i in restored.scored for i in batch)
+        if done:
+            work.batches_restored += 1
+            work.n_restored += len(batch)
+        return done
 
     if options.share_context and loaded.packed_scoring is None:
         loaded.packed_scoring = packed_scoring_works(loaded)
     scorer = score_packed if loaded.packed_scoring else score_kv_cache
     with _Progress("score", len(requests), options) as tick:
         if options.share_context:
-            scores = scorer(
+            scorer(
                 loaded,
                 requests,
                 options.token_budget,
                 counter,
                 tick,
-                after_batch=after_batch if generative else None,
+                after_batch=after_batch,
+                skip=skip_scored if checkpoint is not None else None,
             )
         else:
             scores = score_flat(loaded, requests, options.token_budget, counter, tick)
-            if generative:
-                for i in range(len(prompts)):
+            for i in range(n):
+                if generative:
                     replay(i, scores[i])
                     if answers[i] is None:
                         from_scratch.append(i)
+                outcomes[i] = outcome_of(i, scores[i])
+    for i, outcome in enumerate(outcomes):
+        if outcome is None:  # restored from the checkpoint of an interrupted run
+            outcome = outcomes[i] = restored.scored[i]
+            answers[i] = outcome.answer
+            if outcome.pending_decode:
+                from_scratch.append(i)
+
+    def skip_decoded(batch: list[int]) -> bool:
+        work.decode_batches += 1
+        done = all(from_scratch[k] in restored.decoded for k in batch)
+        work.batches_restored += done
+        return done
+
+    def after_decode(batch: list[int], states: list) -> None:
+        if checkpoint is not None:
+            checkpoint.write_batch(
+                DECODE,
+                work.decode_batches,
+                [from_scratch[k] for k in batch],
+                work.delta(counter),
+                answers=[state.answer for state in states],
+            )
+
     if from_scratch:
         from_scratch.sort()
         with _Progress("generate", len(from_scratch), options) as tick:
@@ -593,25 +720,16 @@ def _compute(
                 options.token_budget,
                 counter,
                 tick,
+                skip=skip_decoded if checkpoint is not None else None,
+                after_batch=after_decode,
             )
         for i, state in zip(from_scratch, states, strict=True):
-            answers[i] = state.answer
+            answers[i] = state.answer if state is not None else restored.decoded[i]
     generated_answers = [a if a is not None else "" for a in answers] if generative else None
-
-    target_logprobs, target_tokens, choice_logprobs = [], [], []
-    for plan, example_scores in zip(plans, scores, strict=True):
-        target_score = example_scores[plan.target_row]
-        target_logprobs.append(target_score.logprob)
-        target_tokens.append(len(target_score.token_logprobs))
-        if plan.choice_rows:
-            choice_logprobs.append(
-                [
-                    example_scores[row].logprob if example_scores[row].token_logprobs else -math.inf
-                    for row in plan.choice_rows
-                ]
-            )
-        else:
-            choice_logprobs.append(None)
+    target_logprobs = [o.target_logprob for o in outcomes if o is not None]
+    target_tokens = [o.target_tokens for o in outcomes if o is not None]
+    choice_logprobs = [o.choice_logprobs for o in outcomes if o is not None]
+    assert len(target_logprobs) == n, "every example has an outcome"
 
     mc_grades: list[float] | None = None
     if multiple_choice:
@@ -643,10 +761,32 @@ def _compute(
         generated_answers=generated_answers,
         tokens=counter.tokens,
         forward_passes=counter.forward_passes,
-        n_fast_path=n_fast,
-        n_generated=n_resumed + len(from_scratch),
-        n_truncated=truncated,
+        n_fast_path=work.n_fast + restored.work.n_fast_path,
+        n_generated=work.n_resumed + restored.work.n_generated + len(from_scratch),
+        n_truncated=sum(truncated),
+        truncated=truncated,
+        n_restored=work.n_restored,
+        batches_restored=work.batches_restored,
+        tokens_restored=restored.work.tokens if work.batches_restored else 0,
     )
+
+
+@dataclass
+class _WorkSoFar:
+    """Counters of one `_compute` call, and the per-batch deltas its checkpoint records."""
+
+    n_fast: int = 0
+    n_resumed: int = 0
+    score_batches: int = 0
+    decode_batches: int = 0
+    batches_restored: int = 0
+    n_restored: int = 0
+    _last: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def delta(self, counter: Any) -> BatchWork:
+        now = (counter.tokens, counter.forward_passes, self.n_fast, self.n_resumed)
+        before, self._last = self._last, now
+        return BatchWork(*(a - b for a, b in zip(now, before, strict=True)))
 
 
 @dataclass
@@ -859,6 +999,9 @@ def _combine(
         device=runs[0].stats.device,
         metrics_not_computed=sorted({m for r in runs for m in r.stats.metrics_not_computed}),
         n_params=next((r.stats.n_params for r in runs if r.stats.n_params), None),
+        n_restored=sum(r.stats.n_restored for r in runs),
+        batches_restored=sum(r.stats.batches_restored for r in runs),
+        tokens_restored=sum(r.stats.tokens_restored for r in runs),
     )
     if stats.eval_seconds > 0:
         stats.examples_per_second = stats.n_examples / stats.eval_seconds
@@ -872,4 +1015,7 @@ def _combine(
         examples=pl.concat([r.examples for r in runs]),
         results=pl.concat([sub_results, parent]),
         stats=stats,
+        flags=None
+        if any(r.flags is None for r in runs)
+        else pl.concat([r.flags for r in runs if r.flags is not None]),
     )
