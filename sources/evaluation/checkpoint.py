@@ -72,6 +72,7 @@ class Checkpoint:
     def __init__(self, directory: Path, key_parts: dict[str, Any]) -> None:
         self.directory = directory
         self.key_parts = key_parts
+        self._key_written = False
 
     def load(self) -> Restored:
         """Every readable batch file of this key; an empty `Restored` when there is none."""
@@ -131,12 +132,14 @@ class Checkpoint:
             return False
 
     def _ensure_key(self) -> None:
-        if (self.directory / "key.json").exists():
+        """Before the first write: a directory of another key (or a damaged key.json) is cleared."""
+        if self._key_written:
             return
-        if self.directory.exists():  # files of another key, or a damaged key.json: start afresh
+        if not self._matches_key():
             shutil.rmtree(self.directory, ignore_errors=True)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.directory / "key.json", json.dumps(self.key_parts, sort_keys=True))
+            self.directory.mkdir(parents=True, exist_ok=True)
+            _atomic_write(self.directory / "key.json", json.dumps(self.key_parts, sort_keys=True))
+        self._key_written = True
 
 
 def _atomic_write(path: Path, text: str) -> None:
