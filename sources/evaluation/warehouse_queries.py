@@ -73,10 +73,29 @@ def connect(path: Path | None = None) -> Any:
 
 
 def _query(con: Any, sql: str, params: list[Any], what: str, selection: Selection) -> pl.DataFrame:
+    _check_tasks_known(con, selection)
     frame = con.execute(sql, params).pl()
     if frame.is_empty():
         raise LakeQueryError(f"no {what} match the selection ({selection.describe()})")
     return frame
+
+
+def _check_tasks_known(con: Any, selection: Selection) -> None:
+    """A task id the lake has never heard of is a typo, not an empty selection: say so."""
+    if not selection.tasks:
+        return
+    known = {
+        row[0]
+        for row in con.execute(
+            f"SELECT task_id FROM tasks WHERE task_id IN ({', '.join('?' for _ in selection.tasks)})",
+            selection.tasks,
+        ).fetchall()
+    }
+    unknown = [task for task in selection.tasks if task not in known]
+    if unknown:
+        raise LakeQueryError(
+            f"unknown task {', '.join(map(repr, unknown))}: `emergence list tasks` shows the lake's tasks"
+        )
 
 
 MODELS_SQL = """

@@ -155,6 +155,8 @@ def test_the_warehouse_is_opened_read_only(
         (["export", "examples", "--origin", "literature", "--out", "x.csv"], "no examples match"),
         (["export", "results", "--out", "results.txt"], "cannot tell the format"),
         (["show", "--task", "mmlu"], "show needs --task and --family"),
+        (["list", "series", "--task", "mmlu", "--task", "nope"], "unknown task 'nope'"),
+        (["export", "results", "--task", "nope", "--out", "x.csv"], "unknown task 'nope'"),
     ],
 )
 def test_bad_selections_exit_2_with_one_line(
