@@ -34,23 +34,9 @@ import torch
 
 from sources.evaluation.batching import pack_by_token_budget, right_padded
 from sources.evaluation.model import LoadedModel
+from sources.evaluation.requests import ContinuationScore, ScoringRequest
 
-
-@dataclass(frozen=True)
-class ScoringRequest:
-    context_ids: tuple[int, ...]
-    continuations: tuple[tuple[int, ...], ...]
-
-
-@dataclass
-class ContinuationScore:
-    token_logprobs: list[float]  # n values: log p(y_i | context, y_<i)
-    greedy_ids: list[int]  # n + 1 values: argmax after the context, after y_1, ..., after y_n
-    greedy_margins: list[float]  # n + 1 values: top-1 minus top-2 logit at the same positions
-
-    @property
-    def logprob(self) -> float:
-        return float(sum(self.token_logprobs))
+__all__ = ["ContinuationScore", "ScoringRequest", "score_flat", "score_kv_cache", "score_packed"]
 
 
 @dataclass(frozen=True)
