@@ -33,7 +33,8 @@ class Selection:
     prompting: list[str] = field(default_factory=list)
 
     def where(self, columns: dict[str, str]) -> tuple[str, list[Any]]:
-        """`WHERE ...` over the filters whose column `columns` maps (filter -> SQL column)."""
+        """`WHERE ...` over the filters, each mapped to its SQL column by `columns`; a filter the
+        question has no column for is an error, never silently ignored."""
         clauses, params = [], []
         for name, values in (
             ("task", self.tasks),
@@ -44,7 +45,12 @@ class Selection:
             ("shots", self.shots),
             ("prompting", self.prompting),
         ):
-            if values and name in columns:
+            if values and name not in columns:
+                raise LakeQueryError(
+                    f"--{name} does not apply here; filters that do: "
+                    + ", ".join(f"--{known}" for known in columns)
+                )
+            if values:
                 clauses.append(f"{columns[name]} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
@@ -108,7 +114,7 @@ GROUP BY ALL ORDER BY m.family, m.params NULLS LAST, m.model_id
 TASKS_SQL = """
 SELECT t.task_id, t.name, t.suite, t.figure_panel, t.preferred_metric,
        count(r.task_id) AS results
-FROM tasks t LEFT JOIN results r USING (task_id)
+FROM tasks t LEFT JOIN results r USING (task_id) LEFT JOIN models m ON m.model_id = r.model_id
 {where}
 GROUP BY ALL ORDER BY t.task_id
 """
@@ -132,19 +138,30 @@ SERIES_COLUMNS = {
 def list_table(con: Any, what: str, selection: Selection) -> pl.DataFrame:
     """Models, tasks or series (emergence rows) in the lake, narrowed by `selection`."""
     if what == "models":
-        # A model matches a task/origin filter when it has results for it.
+        # A model (a task) matches a filter on results when it has results that match it.
         where, params = selection.where(
             {
                 "model": "m.model_id",
                 "family": "m.family",
                 "task": "r.task_id",
                 "origin": "r.origin",
+                "metric": "r.metric",
+                "shots": "r.shots",
+                "prompting": "r.prompting",
             }
         )
         return _query(con, MODELS_SQL.format(where=where), params, "models", selection)
     if what == "tasks":
         where, params = selection.where(
-            {"task": "t.task_id", "model": "r.model_id", "origin": "r.origin"}
+            {
+                "task": "t.task_id",
+                "model": "r.model_id",
+                "family": "m.family",
+                "origin": "r.origin",
+                "metric": "r.metric",
+                "shots": "r.shots",
+                "prompting": "r.prompting",
+            }
         )
         return _query(con, TASKS_SQL.format(where=where), params, "tasks", selection)
     if what == "series":

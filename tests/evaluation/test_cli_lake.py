@@ -83,6 +83,10 @@ def test_list_series_and_models(warehouse: Path, capsys: pytest.CaptureFixture[s
         for line in capsys.readouterr().out.splitlines()
     }
     assert tasks["mmlu"]["results"] == 3 and tasks["parsinlu_qa"]["results"] == 0
+    assert main(["list", "tasks", "--family", "Toy", "--json"]) == 0
+    assert [json.loads(line)["task_id"] for line in capsys.readouterr().out.splitlines()] == [
+        "mmlu"
+    ]
 
 
 def test_show_one_series_with_its_points(
@@ -156,6 +160,7 @@ def test_the_warehouse_is_opened_read_only(
         (["export", "results", "--out", "results.txt"], "cannot tell the format"),
         (["show", "--task", "mmlu"], "show needs --task and --family"),
         (["list", "series", "--task", "mmlu", "--task", "nope"], "unknown task 'nope'"),
+        (["export", "examples", "--metric", "bleu", "--out", "x.csv"], "--metric does not apply"),
         (["export", "results", "--task", "nope", "--out", "x.csv"], "unknown task 'nope'"),
     ],
 )
