@@ -9,6 +9,9 @@ from the left to fit the model's context window (no warehouse column holds that 
 
     DIR/results.json             config, metric values per task, units, stats
     DIR/samples_<task>.jsonl     one line per example (``/`` in a task id becomes ``__``)
+
+JSON has no infinity: an option no tokenization could score (log-probability -inf) is null in the
+samples, and "-inf" in results.json.
 """
 
 from __future__ import annotations
