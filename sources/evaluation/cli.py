@@ -147,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _lake(args: argparse.Namespace) -> int:
     """list / show / export: read-only questions to the warehouse."""
+    import duckdb
     import polars as pl
 
     from sources.evaluation.warehouse_queries import (
@@ -203,7 +204,8 @@ def _lake(args: argparse.Namespace) -> int:
     except LakeQueryError as error:
         print(f"emergence {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (pl.exceptions.PolarsError, OSError) as error:
+    except (pl.exceptions.PolarsError, OSError, duckdb.Error) as error:
+        # e.g. a warehouse written before a table existed, or an unwritable --out
         print(f"emergence {args.command}: {error}".splitlines()[0], file=sys.stderr)
         return EXIT_USAGE
     return 0

@@ -181,3 +181,14 @@ def test_a_missing_warehouse_exits_2_with_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(missing) in err[0] and "make run" in err[0]
     assert not missing.exists()  # reading never creates a warehouse
+
+
+def test_a_warehouse_without_the_tables_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "other.duckdb"
+    duckdb.connect(str(path)).close()  # a DuckDB file, but not the lake's
+    monkeypatch.setenv("EMERGENCE_DUCKDB", str(path))
+    assert main(["list", "series"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "emergence" in err[0] and "does not exist" in err[0]
