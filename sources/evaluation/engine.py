@@ -247,10 +247,12 @@ def _evaluate_leaf(
             known = {f.name for f in fields(EvaluationStats)}
             stored = {k: v for k, v in cached.meta["stats"].items() if k in known}
             stats = EvaluationStats(**{**stored, "cache_hit": True})
-            examples = conform(
-                cached.examples.with_columns(pl.lit(spec.model_id).alias("model_id")),
-                "eval_examples",
-            )
+            examples = cached.examples.with_columns(pl.lit(spec.model_id).alias("model_id"))
+            if cached.flags is not None and "truncated" not in examples.columns:
+                examples = examples.join(
+                    cached.flags.select("example_idx", "truncated"), on="example_idx", how="left"
+                )
+            examples = conform(examples, "eval_examples")
             results = conform(
                 cached.results.with_columns(
                     pl.lit(spec.model_id).alias("model_id"),

@@ -68,6 +68,9 @@ def examples_frame(
             "target_logprob": c.target_logprobs,
             "target_tokens": c.target_tokens,
             "choice_logprobs": c.choice_logprobs,
+            # Kept only once warehouse/schema.sql has an eval_examples.truncated column (conform
+            # drops columns the table lacks); until then the flag lives in EvaluationRun.flags.
+            "truncated": c.truncated,
         },
         schema_overrides={"choice_logprobs": pl.List(pl.Float64())},
     ).pipe(conform, "eval_examples")
