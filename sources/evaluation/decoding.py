@@ -50,18 +50,24 @@ def greedy_decode(
     token_budget: int,
     counter: WorkCounter | None = None,
     on_batch_done: Callable[[int], None] | None = None,
-) -> list[GreedyState]:
-    """Finished `GreedyState` per context, in input order."""
+    skip: Callable[[list[int]], bool] | None = None,
+    after_batch: Callable[[list[int], list[GreedyState]], None] | None = None,
+) -> list[GreedyState | None]:
+    """Finished `GreedyState` per context, in input order (None for the batches `skip` skipped:
+    their answers are known from a checkpoint). `after_batch(indices, states)` follows each batch."""
     counter = counter or WorkCounter()
     states: list[GreedyState | None] = [None] * len(contexts)
     lengths = [len(c) + judge.max_new_tokens for c in contexts]
     for batch in pack_by_token_budget(lengths, token_budget):
-        finished = _decode_from_scratch(loaded, [contexts[i] for i in batch], judge, counter)
-        for index, state in zip(batch, finished, strict=True):
-            states[index] = state
+        if skip is None or not skip(batch):
+            finished = _decode_from_scratch(loaded, [contexts[i] for i in batch], judge, counter)
+            for index, state in zip(batch, finished, strict=True):
+                states[index] = state
+            if after_batch:
+                after_batch(batch, finished)
         if on_batch_done:
             on_batch_done(len(batch))
-    return [s for s in states if s is not None]
+    return states
 
 
 @torch.inference_mode()

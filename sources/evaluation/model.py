@@ -133,11 +133,23 @@ def resolve_revision(spec: ModelSpec) -> str:
 
 def _local_dir(spec: ModelSpec) -> Path:
     path = Path(spec.weights).expanduser().resolve()
-    if not path.is_dir():
+    if not path.exists():
         raise ModelLoadError(
             f"model directory {path} does not exist (from --model {spec.weights!r})"
         )
-    if not any(p.suffix in _WEIGHT_SUFFIXES for p in path.rglob("*") if p.is_file()):
+    if not path.is_dir():
+        raise ModelLoadError(
+            f"--model {spec.weights!r} is a file, not a model directory (expected a directory "
+            "with config.json, weights and tokenizer files, or a Hugging Face hub id)"
+        )
+    # Checked before looking for weights, so that `--model /` never walks the whole disk.
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(
+            f"{path} is not a model directory: it has no config.json (from --model "
+            f"{spec.weights!r}; expected what save_pretrained writes)"
+        )
+    # transformers reads weights from the directory itself, never from subfolders.
+    if not any(p.suffix in _WEIGHT_SUFFIXES for p in path.iterdir() if p.is_file()):
         raise ModelLoadError(
             f"model directory {path} has no weight files ({', '.join(_WEIGHT_SUFFIXES)})"
         )

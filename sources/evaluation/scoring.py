@@ -34,23 +34,9 @@ import torch
 
 from sources.evaluation.batching import pack_by_token_budget, right_padded
 from sources.evaluation.model import LoadedModel
+from sources.evaluation.requests import ContinuationScore, ScoringRequest
 
-
-@dataclass(frozen=True)
-class ScoringRequest:
-    context_ids: tuple[int, ...]
-    continuations: tuple[tuple[int, ...], ...]
-
-
-@dataclass
-class ContinuationScore:
-    token_logprobs: list[float]  # n values: log p(y_i | context, y_<i)
-    greedy_ids: list[int]  # n + 1 values: argmax after the context, after y_1, ..., after y_n
-    greedy_margins: list[float]  # n + 1 values: top-1 minus top-2 logit at the same positions
-
-    @property
-    def logprob(self) -> float:
-        return float(sum(self.token_logprobs))
+__all__ = ["ContinuationScore", "ScoringRequest", "score_flat", "score_kv_cache", "score_packed"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +60,9 @@ class SharedBatch:
 
 AfterBatch = Callable[[list[int], list[list[ContinuationScore]], SharedBatch | None], None]
 Progress = Callable[[int], None]
+# Given a batch's example indices: True when its results are already known (a checkpoint of an
+# interrupted run); the batch is then not run and its examples get no scores here.
+SkipBatch = Callable[[list[int]], bool]
 
 
 @dataclass
@@ -106,9 +95,14 @@ def _run_batches(
     ],
     on_batch_done: Progress | None,
     after_batch: AfterBatch | None,
+    skip: SkipBatch | None = None,
 ) -> list[list[ContinuationScore]]:
     results: list[list[ContinuationScore]] = [[] for _ in requests]
     for batch in pack_by_token_budget(lengths, token_budget, cost):
+        if skip is not None and skip(batch):
+            if on_batch_done:
+                on_batch_done(len(batch))
+            continue
         batch_scores, shared = score_batch([requests[i] for i in batch])
         for index, scores in zip(batch, batch_scores, strict=True):
             results[index] = scores
@@ -129,6 +123,7 @@ def score_packed(
     counter: WorkCounter | None = None,
     on_batch_done: Progress | None = None,
     after_batch: AfterBatch | None = None,
+    skip: SkipBatch | None = None,
 ) -> list[list[ContinuationScore]]:
     """Scores of every continuation, each example one sequence (see the module docstring)."""
     counter = counter or WorkCounter()
@@ -147,6 +142,7 @@ def score_packed(
         lambda batch: _score_packed_batch(loaded, batch, counter),
         on_batch_done,
         after_batch,
+        skip,
     )
 
 
@@ -318,6 +314,7 @@ def score_kv_cache(
     counter: WorkCounter | None = None,
     on_batch_done: Progress | None = None,
     after_batch: AfterBatch | None = None,
+    skip: SkipBatch | None = None,
 ) -> list[list[ContinuationScore]]:
     """Scores of every continuation, each context encoded once and its cache shared."""
     counter = counter or WorkCounter()
@@ -341,6 +338,7 @@ def score_kv_cache(
         lambda batch: _score_kv_cache_batch(loaded, batch, counter),
         on_batch_done,
         after_batch,
+        skip,
     )
 
 
