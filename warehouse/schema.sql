@@ -108,6 +108,7 @@ CREATE TABLE IF NOT EXISTS eval_examples (
     target_logprob      DOUBLE NOT NULL,     -- sum of log p(target token) under teacher forcing, nats
     target_tokens       INTEGER NOT NULL,
     choice_logprobs     DOUBLE[],            -- multiple choice: log p(choice | context) per choice
+    truncated           BOOLEAN,             -- the prompt was cut from the left to fit the model's context window
     PRIMARY KEY (run_id, task_id, example_idx)
 );
 
@@ -173,3 +174,4 @@ ALTER TABLE results ADD COLUMN IF NOT EXISTS checkpoint_flops_basis VARCHAR;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS final_checkpoint BOOLEAN;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS source_commit VARCHAR;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS source_sha256 VARCHAR;
+ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS truncated BOOLEAN;

@@ -68,8 +68,7 @@ def examples_frame(
             "target_logprob": c.target_logprobs,
             "target_tokens": c.target_tokens,
             "choice_logprobs": c.choice_logprobs,
-            # Kept only once warehouse/schema.sql has an eval_examples.truncated column (conform
-            # drops columns the table lacks); until then the flag lives in EvaluationRun.flags.
+            # eval_examples.truncated: the context was cut to fit the model's window.
             "truncated": c.truncated,
         },
         schema_overrides={"choice_logprobs": pl.List(pl.Float64())},
