@@ -1,7 +1,8 @@
 """One HTML page that shows every chart of the lake at a glance (data/charts/index.html).
 
-Each card shows a panel's PNG and links to its interactive HTML; a panel without data says so
-in words, so a missing figure is visible as missing rather than absent from the page.
+Each card shows a panel's PNG (which carries its title) with a caption computed from the data, and
+links to its interactive HTML; a panel without data says so in words and links nowhere, so a
+missing figure is visible as missing rather than absent from the page. Every text is escaped.
 Everything is relative to the page, so the folder can be opened from disk or copied elsewhere.
 """
 
@@ -39,23 +40,23 @@ class GalleryEntry:
 
 
 def _card(entry: GalleryEntry, directory: Path) -> str:
-    """HTML for one chart card; a panel without data shows its reason even if no PNG exists."""
+    """HTML for one chart card. The PNG carries the chart's title and subtitle, so the card adds
+    only the caption (computed from the data); a panel without data links nowhere."""
     stem = html.escape(entry.stem, quote=True)
-    title = html.escape(entry.title)
+    title = html.escape(entry.title, quote=True)
     caption = html.escape(entry.caption)
     png_exists = (directory / f"{entry.stem}.png").exists()
-    html_exists = (directory / f"{entry.stem}.html").exists()
-    parts = [
-        f'<section class="card{"" if entry.has_data else " no-data"}" id="{stem}">',
-        f"<h2>{title}</h2>",
-    ]
+    linked = entry.has_data and (directory / f"{entry.stem}.html").exists()
+    parts = [f'<section class="card{"" if entry.has_data else " no-data"}" id="{stem}">']
+    if not png_exists:
+        parts.append(f"<h2>{title}</h2>")
     if not entry.has_data:
         parts.append('<p class="no-data-text">No data for this panel.</p>')
     if png_exists:
         image = f'<img src="{stem}.png" alt="{title}" loading="lazy">'
-        parts.append(f'<a href="{stem}.html">{image}</a>' if html_exists else image)
+        parts.append(f'<a href="{stem}.html">{image}</a>' if linked else image)
     parts.append(f'<p class="caption">{caption}</p>')
-    if html_exists:
+    if linked:
         parts.append(f'<p class="links"><a href="{stem}.html">Interactive chart</a></p>')
     parts.append("</section>")
     return "\n".join(parts)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from marts.panel_chart import FamilyGapNote
+
 OBSSCALING_MIN_MODELS = 3  # families with fewer models are in the warehouse but not drawn
 
 
@@ -27,8 +29,10 @@ class Panel:
     prompting: tuple[str, ...] = ("standard",)
     origins: tuple[str, ...] = ("literature",)
     wei_series_only: bool = False  # draw only the points in the series Wei et al. plot
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # true whatever the data: method, source, task identity
     no_data_reason: str = ""
+    # Notes about what the sources lack, shown only while the lake still lacks it.
+    gap_notes: tuple[FamilyGapNote, ...] = ()
 
 
 VARIANT = (
@@ -116,9 +120,18 @@ PANELS: tuple[Panel, ...] = (
         "parsinlu_reading_comprehension",
         "bigbench_score",
         None,
-        notes=(
-            "Assumed to be Wei et al.'s 'Persian QA' (an inference from PaLM Appendix H.2); the LaMDA and "
-            "GPT-3 curves of the paper live only in the BIG-bench repository's results files.",
+        notes=("Assumed to be Wei et al.'s 'Persian QA' (an inference from PaLM Appendix H.2).",),
+        gap_notes=(
+            FamilyGapNote(
+                "LaMDA",
+                "The paper's LaMDA curve lives only in the BIG-bench repository's results files.",
+                max_models=0,
+            ),
+            FamilyGapNote(
+                "GPT-3",
+                "The paper's GPT-3 curve lives only in the BIG-bench repository's results files.",
+                max_models=0,
+            ),
         ),
     ),
     Panel(
@@ -129,9 +142,13 @@ PANELS: tuple[Panel, ...] = (
         "truthfulqa_mc",
         "accuracy",
         0,
-        notes=(
-            "Only the largest Gopher and Chinchilla are in a printed table; the smaller Gopher sizes "
-            "Wei et al. plot are figure-only, so the lake cannot draw the curve. No random level is stated.",
+        notes=("No random level is stated.",),
+        gap_notes=(
+            FamilyGapNote(
+                "Gopher",
+                "Only the largest Gopher is in a printed table; the smaller Gopher sizes Wei et al. "
+                "plot are figure-only, so the lake cannot draw the curve.",
+            ),
         ),
     ),
     Panel(
@@ -151,8 +168,14 @@ PANELS: tuple[Panel, ...] = (
         "accuracy",
         5,
         notes=(
-            "GPT-3 sizes follow the MMLU paper's mapping of API engines (Ada 2.7B … Davinci 175B). Smaller Gopher/"
-            "Chinchilla sizes are figure-only. PaLM is not in Wei et al.'s panel (supplementary).",
+            "GPT-3 sizes follow the MMLU paper's mapping of API engines (Ada 2.7B … Davinci 175B). "
+            "PaLM is not in Wei et al.'s panel (supplementary).",
+        ),
+        gap_notes=(
+            FamilyGapNote("Gopher", "Smaller Gopher sizes are figure-only (no printed table)."),
+            FamilyGapNote(
+                "Chinchilla", "Smaller Chinchilla sizes are figure-only (no printed table)."
+            ),
         ),
     ),
     Panel(
@@ -163,9 +186,12 @@ PANELS: tuple[Panel, ...] = (
         "wic",
         "accuracy",
         1,
-        notes=(
-            "GPT-3 one-shot WiC per size is not in a printed table (its zero-shot row is 0.00, a format failure); "
-            "Chinchilla WiC is figure-only.",
+        gap_notes=(
+            FamilyGapNote(
+                "GPT-3",
+                "GPT-3 one-shot WiC per size is not in a printed table (its zero-shot row is 0.00, a format failure).",
+            ),
+            FamilyGapNote("Chinchilla", "Chinchilla WiC is figure-only.", max_models=0),
         ),
     ),
     Panel(
@@ -178,10 +204,7 @@ PANELS: tuple[Panel, ...] = (
         8,
         prompting=("standard", "chain_of_thought"),
         wei_series_only=True,
-        notes=(
-            "Emergence here is where chain of thought starts to beat standard prompting. LaMDA 422M and 2B "
-            "have no published training FLOPs (not drawn on this axis; the lake's emergence uses parameters).",
-        ),
+        notes=("Emergence here is where chain of thought starts to beat standard prompting.",),
     ),
     Panel(
         "fig3b_instruction_tuning",
