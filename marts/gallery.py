@@ -40,22 +40,25 @@ class GalleryEntry:
 
 
 def _card(entry: GalleryEntry, directory: Path) -> str:
-    """HTML for one chart card. The PNG carries the chart's title and subtitle, so the card adds
-    only the caption (computed from the data); a panel without data links nowhere."""
+    """HTML for one chart card, each text once: the PNG carries the chart's title (and, for a
+    panel without data, its reason), the card adds the caption computed from the data. A panel
+    without data links nowhere; without a PNG, the card says it all in words."""
     stem = html.escape(entry.stem, quote=True)
     title = html.escape(entry.title, quote=True)
-    caption = html.escape(entry.caption)
+    caption = html.escape(entry.caption, quote=True)
     png_exists = (directory / f"{entry.stem}.png").exists()
     linked = entry.has_data and (directory / f"{entry.stem}.html").exists()
     parts = [f'<section class="card{"" if entry.has_data else " no-data"}" id="{stem}">']
-    if not png_exists:
-        parts.append(f"<h2>{title}</h2>")
-    if not entry.has_data:
-        parts.append('<p class="no-data-text">No data for this panel.</p>')
     if png_exists:
-        image = f'<img src="{stem}.png" alt="{title}" loading="lazy">'
+        alt = title if entry.has_data else f"{title}. No data for this panel: {caption}"
+        image = f'<img src="{stem}.png" alt="{alt}" loading="lazy">'
         parts.append(f'<a href="{stem}.html">{image}</a>' if linked else image)
-    parts.append(f'<p class="caption">{caption}</p>')
+    else:
+        parts.append(f"<h2>{title}</h2>")
+        if not entry.has_data:
+            parts.append('<p class="no-data-text">No data for this panel.</p>')
+    if entry.has_data or not png_exists:
+        parts.append(f'<p class="caption">{caption}</p>')
     if linked:
         parts.append(f'<p class="links"><a href="{stem}.html">Interactive chart</a></p>')
     parts.append("</section>")

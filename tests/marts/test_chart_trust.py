@@ -166,7 +166,8 @@ def test_gallery_shows_title_and_caption_once_and_no_data_links_nowhere(tmp_path
     assert "<h2>" not in card, "the PNG carries the title"
     no_data = text.split('id="fig2f"')[1].split("</section>")[0]
     assert "<a " not in no_data and "fig2f.html" not in no_data
-    assert "No printed table." in no_data
+    assert 'alt="Figure 2F · Mappings. No data for this panel: No printed table."' in no_data
+    assert no_data.count("No printed table.") == 1, "the PNG shows the reason; the card adds none"
 
 
 # ---------------------------------------------------------------------------------------------
