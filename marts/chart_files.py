@@ -29,7 +29,7 @@ from altair.utils._importers import vl_version_for_vl_convert
 PNG_SCALE = 2
 PREVIEW_SCALE = 0.6  # the small PNG shown inline in Dagster's asset metadata
 # Bump when the page template below changes, so every chart's page is written again.
-PAGE_VERSION = "2"
+PAGE_VERSION = "3"
 GALLERY = "index.html"
 
 PAGE_STYLE = """
@@ -38,10 +38,10 @@ body { display: flex; flex-direction: column;
        font-family: 'DejaVu Sans', Helvetica, Arial, sans-serif; }
 nav { padding: 8px 16px; font-size: 14px; border-bottom: 1px solid #ddd; }
 nav span { color: #666; margin-left: 12px; }
-#chart { flex: 1 1 auto; min-height: 0; padding: 8px; box-sizing: border-box; }
-/* The chart fills the window; its SVG keeps its proportions through its viewBox. */
-#chart .vega-embed { width: 100%; height: 100%; display: block; }
-#chart svg.marks { width: 100%; height: 100%; }
+#chart { flex: 1 1 auto; min-height: 0; position: relative; }
+/* The chart fills the window below the links; its SVG keeps its proportions (viewBox). */
+#chart svg.marks { position: absolute; top: 8px; left: 8px;
+                   width: calc(100% - 16px); height: calc(100% - 16px); }
 """
 
 

@@ -206,15 +206,30 @@ def test_hostile_citation_renders_as_text_in_the_chart_page(browser, hostile_cha
         time.sleep(0.5)
     assert HOSTILE_CITATION in svg_text, "the citation is drawn as text in the notes"
     _no_alert(browser)
+    # a tooltip shows the hostile label and citation as text, not as HTML
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    points = browser.find_elements("css selector", "#chart g.mark-symbol.role-mark path")
+    ActionChains(browser).move_to_element(points[-1]).perform()
+    tooltip = ""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and HOSTILE_CITATION not in tooltip:
+        tooltip = browser.execute_script(
+            "const t = document.getElementById('vg-tooltip-element'); return t ? t.innerText : '';"
+        )
+        time.sleep(0.3)
+    assert HOSTILE_CITATION in tooltip and "<img src=x onerror=alert(3)>" in tooltip, tooltip
+    _no_alert(browser)
     assert browser.execute_script("return document.querySelectorAll('img').length") == 0
     assert browser.execute_script("return document.scripts.length") == 2
     assert browser.title == "Figure 2H <b>WiC</b>"
     # the chart fills the window's width and links back to the gallery
-    width, window = browser.execute_script(
-        "return [document.querySelector('#chart svg').getBoundingClientRect().width,"
-        " window.innerWidth];"
+    box, window = browser.execute_script(
+        "const r = document.querySelector('#chart svg').getBoundingClientRect();"
+        " return [[r.width, r.height, r.bottom], [window.innerWidth, window.innerHeight]];"
     )
-    assert width > 0.8 * window, (width, window)
+    assert box[0] > 0.9 * window[0] and box[1] > 0.8 * window[1], (box, window)
+    assert box[2] <= window[1], "the chart fits the window: no scrolling"
     assert browser.execute_script(
         "return document.querySelector('nav a').getAttribute('href')"
     ) == ("index.html")

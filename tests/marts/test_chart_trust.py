@@ -123,7 +123,7 @@ def test_column_descriptions_keep_their_placeholders_escaped() -> None:
 def test_chart_page_fills_the_window_and_links_back_to_the_gallery() -> None:
     page = chart_page({"title": {"text": "Figure 2H"}, "mark": "point"})
     assert '<a href="index.html">' in page
-    assert "#chart svg.marks { width: 100%; height: 100%; }" in page
+    assert "width: calc(100% - 16px); height: calc(100% - 16px)" in page
     assert "html, body { margin: 0; height: 100%;" in page
 
 
