@@ -245,3 +245,10 @@ def test_hostile_caption_renders_as_text_in_the_gallery(browser, hostile_charts)
     )
     assert images == ["fig2h_wic.png"]
     assert browser.execute_script("return document.scripts.length") == 0
+
+
+def test_column_descriptions_show_their_placeholders(dagster_ui, browser):
+    # warehouse/schema.sql documents results.location as "... 'run <run_id> config <hash>' ...";
+    # unescaped, the UI's Markdown would swallow <run_id> and <hash> as unknown HTML tags.
+    browser.get(f"{dagster_ui}/assets/results")
+    _wait_for_text(browser, ["run <run_id> config <hash>"], timeout_s=90)
