@@ -269,6 +269,8 @@ def test_gap_note_goes_once_the_data_fills_the_gap() -> None:
     def gopher_points(sizes: list[tuple[str, float, float, float]]) -> pl.DataFrame:
         return _points(sizes, "Gopher", "Gopher", "Rae et al. 2021", "Table A", "5-shot")
 
+    # The smaller sizes' values are hypothetical (they are figure-only): what a user adding
+    # them would bring; the note must notice, whatever the numbers.
     one = pl.concat([mmlu_points(), gopher_points([("Gopher 280B", 280e9, 6.3e23, 60.0)])])
     three = pl.concat(
         [
