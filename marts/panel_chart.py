@@ -258,6 +258,30 @@ def _gap_notes(points: pl.DataFrame, gap_notes: Sequence[FamilyGapNote]) -> list
     return [g.text for g in gap_notes if counts.get(g.family, 0) <= g.max_models]
 
 
+def who_is_drawn(points: pl.DataFrame) -> str:
+    """The subtitle's 'who': curated families by name, ObsScaling's open models as one group, the
+    lake's own evaluations by family, all read from the points, so adding a family updates it."""
+    origin = points.get_column("origin") if "origin" in points.columns else None
+    frame = points.with_columns(
+        origin=origin if origin is not None else pl.lit("literature", dtype=pl.String)
+    )
+
+    def families(which: str) -> list[str]:
+        rows = frame.filter(pl.col("origin") == which).get_column("family")
+        return rows.unique(maintain_order=True).to_list()
+
+    parts = []
+    if curated := families("literature"):
+        parts.append(", ".join(curated))
+    if obsscaling := families("obsscaling"):
+        parts.append(
+            f"ObsScaling open models ({len(obsscaling)} famil{'y' if len(obsscaling) == 1 else 'ies'})"
+        )
+    if fresh := families("fresh"):
+        parts.append(f"the lake's evaluations of {', '.join(fresh)}")
+    return "; ".join(parts)
+
+
 def _sources_note(points: pl.DataFrame) -> str:
     """The citations behind the points, for readers of the PNG (the HTML has them per point)."""
     citations: list[str] = []
@@ -587,7 +611,7 @@ def panel_chart(
         plot,
         notes_chart(wrap(notes), PANEL_WIDTH),
         spacing=14,
-        title=chart_title(spec.title, spec.subtitle),
+        title=chart_title(spec.title, f"{spec.subtitle} — {who_is_drawn(points)}"),
     )
     return configure(chart)
 

@@ -21,7 +21,7 @@ OBSSCALING_MIN_MODELS = 3  # families with fewer models are in the warehouse but
 class Panel:
     panel_id: str
     title: str
-    subtitle: str
+    subtitle: str  # task, setting, metric; who is drawn is added from the data
     y_title: str
     task_id: str | None  # None: the paper's panel has no data in any source the lake reads
     metric: str | None = None
@@ -45,7 +45,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2a_3_digit_addition",
         "Figure 2A · Arithmetic (3-digit addition)",
-        "BIG-bench arithmetic/3_digit_addition, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "BIG-bench arithmetic/3_digit_addition, 2-shot, exact_str_match (%)",
         "Exact match (%)",
         "arithmetic/3_digit_addition",
         "exact_str_match",
@@ -56,7 +56,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2a_3_digit_subtraction",
         "Figure 2A · Arithmetic (3-digit subtraction)",
-        "BIG-bench arithmetic/3_digit_subtraction, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "BIG-bench arithmetic/3_digit_subtraction, 2-shot, exact_str_match (%)",
         "Exact match (%)",
         "arithmetic/3_digit_subtraction",
         "exact_str_match",
@@ -67,7 +67,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2a_2_digit_multiplication",
         "Figure 2A · Arithmetic (2-digit multiplication)",
-        "BIG-bench arithmetic/2_digit_multiplication, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "BIG-bench arithmetic/2_digit_multiplication, 2-shot, exact_str_match (%)",
         "Exact match (%)",
         "arithmetic/2_digit_multiplication",
         "exact_str_match",
@@ -78,7 +78,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2b_ipa_transliterate",
         "Figure 2B · IPA transliterate",
-        "BIG-bench international_phonetic_alphabet_transliterate, 2-shot, BLEU (0-100) — ObsScaling open models",
+        "BIG-bench international_phonetic_alphabet_transliterate, 2-shot, BLEU (0-100)",
         "BLEU",
         "international_phonetic_alphabet_transliterate",
         "bleu",
@@ -89,7 +89,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2c_word_unscramble",
         "Figure 2C · Word unscramble",
-        "BIG-bench word_unscrambling, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "BIG-bench word_unscrambling, 2-shot, exact_str_match (%)",
         "Exact match (%)",
         "word_unscrambling",
         "exact_str_match",
@@ -100,7 +100,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2d_persian_qa",
         "Figure 2D · Persian QA (multiple choice)",
-        "BIG-bench parsinlu_qa, 2-shot, multiple_choice_grade (%) — ObsScaling open models",
+        "BIG-bench parsinlu_qa, 2-shot, multiple_choice_grade (%)",
         "Accuracy (%)",
         "parsinlu_qa",
         "multiple_choice_grade",
@@ -115,7 +115,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2d_persian_reading_comprehension",
         "Figure 2D · Persian QA (PaLM, reading comprehension)",
-        "BIG-bench parsinlu_reading_comprehension, few-shot (shots not stated), BIG-bench score — PaLM",
+        "BIG-bench parsinlu_reading_comprehension, few-shot (shots not stated), BIG-bench score",
         "BIG-bench score",
         "parsinlu_reading_comprehension",
         "bigbench_score",
@@ -137,12 +137,14 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2e_truthfulqa",
         "Figure 2E · TruthfulQA",
-        "TruthfulQA multiple choice, 0-shot, accuracy (%) — Gopher (Chinchilla 70B supplementary)",
+        "TruthfulQA multiple choice, 0-shot, accuracy (%)",
         "Accuracy (%)",
         "truthfulqa_mc",
         "accuracy",
         0,
-        notes=("No random level is stated.",),
+        notes=(
+            "No random level is stated. Chinchilla 70B is supplementary (not in Wei et al.'s panel).",
+        ),
         gap_notes=(
             FamilyGapNote(
                 "Gopher",
@@ -162,7 +164,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2g_mmlu",
         "Figure 2G · Multi-task NLU (MMLU)",
-        "MMLU, 5-shot, accuracy averaged over 57 tasks (%) — GPT-3, Gopher, Chinchilla, PaLM",
+        "MMLU, 5-shot, accuracy averaged over 57 tasks (%)",
         "Accuracy (%)",
         "mmlu",
         "accuracy",
@@ -181,7 +183,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2h_wic",
         "Figure 2H · Word in Context (WiC)",
-        "WiC (SuperGLUE), one-shot, accuracy (%) — PaLM",
+        "WiC (SuperGLUE), one-shot, accuracy (%)",
         "Accuracy (%)",
         "wic",
         "accuracy",
@@ -197,7 +199,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig3a_gsm8k_chain_of_thought",
         "Figure 3A · Math word problems (GSM8K)",
-        "GSM8K, 8 exemplars, accuracy (%) — LaMDA, chain-of-thought vs standard prompting",
+        "GSM8K, 8 exemplars, accuracy (%), chain-of-thought vs standard prompting",
         "Accuracy (%)",
         "gsm8k",
         "accuracy",

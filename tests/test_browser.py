@@ -252,3 +252,26 @@ def test_column_descriptions_show_their_placeholders(dagster_ui, browser):
     # unescaped, the UI's Markdown would swallow <run_id> and <hash> as unknown HTML tags.
     browser.get(f"{dagster_ui}/assets/results")
     _wait_for_text(browser, ["run <run_id> config <hash>"], timeout_s=90)
+
+
+def test_clicking_a_legend_entry_highlights_its_series(browser, tmp_path):
+    from marts.chart_files import write_chart
+    from marts.panel_chart import panel_chart
+    from tests.marts.test_charts import WIC, wic_emergence, wic_points
+
+    write_chart(panel_chart(wic_points(), wic_emergence(), WIC, 50.0), tmp_path, "fig2h")
+    browser.get((tmp_path / "fig2h.html").as_uri())
+    opacities = (
+        "return Array.from(document.querySelectorAll('#chart g.mark-line.role-mark path'))"
+        ".map(p => getComputedStyle(p).opacity)"
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not browser.execute_script(opacities):
+        time.sleep(0.5)
+    assert browser.execute_script(opacities) == ["1", "1"]
+    labels = browser.find_elements("css selector", "#chart g.role-legend-label text")
+    assert [label.text for label in labels] == ["GPT-3", "PaLM"]
+    labels[0].click()
+    time.sleep(1)
+    # the GPT-3 line stays, PaLM's fades (lines are drawn in series order: GPT-3, PaLM)
+    assert browser.execute_script(opacities) == ["1", "0.12"]

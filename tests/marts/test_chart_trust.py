@@ -23,6 +23,7 @@ from marts.panel_chart import (
     panel_caption,
     panel_chart,
     series_colours,
+    who_is_drawn,
 )
 from tests.marts.test_charts import (
     MMLU,
@@ -343,3 +344,27 @@ def test_chart_renders_again_only_when_its_data_changes(tmp_path: Path) -> None:
     again["preview"].unlink()
     restored = write_chart(panel_chart(moved, wic_emergence(), WIC, 50.0), tmp_path, "w")
     assert restored["rendered"] and restored["preview"].exists()
+
+
+def test_subtitle_names_who_is_drawn_from_the_data() -> None:
+    points = pl.concat(
+        [
+            wic_points().with_columns(origin=pl.lit("literature")),
+            _points([("OPT 1.3B", 1.3e9, 2.3e21, 50.0)], "OPT", "OPT", "Ruan", "csv", "2-shot")
+            .vstack(
+                _points([("OPT 13B", 13e9, 2.3e22, 52.0)], "OPT", "OPT", "Ruan", "csv", "2-shot")
+            )
+            .with_columns(origin=pl.lit("obsscaling")),
+            _points(
+                [("GPT-2 124M", 124e6, None, 49.0)],
+                "GPT-2 (fresh)",
+                "GPT-2",
+                "lake",
+                "run",
+                "2-shot",
+            ).with_columns(origin=pl.lit("fresh")),
+        ]
+    )
+    assert who_is_drawn(points) == (
+        "PaLM, GPT-3; ObsScaling open models (1 family); the lake's evaluations of GPT-2"
+    )

@@ -384,7 +384,8 @@ def test_tooltips_name_model_scale_value_and_citation() -> None:
 def test_title_subtitle_and_notes_are_on_the_chart() -> None:
     spec = panel_chart(mmlu_points(), pl.DataFrame(), MMLU, 25.0).to_dict()
     assert spec["title"]["text"] == MMLU.title
-    assert MMLU.subtitle in spec["title"]["subtitle"]
+    subtitle = " ".join(spec["title"]["subtitle"])
+    assert subtitle == f"{MMLU.subtitle} — GPT-3", "who is drawn comes from the data"
     texts = _texts(spec)
     assert any("MMLU paper's mapping" in t for t in texts)
     assert any("Hendrycks et al. 2021a" in t for t in texts), "sources line missing"
