@@ -1,4 +1,8 @@
-"""Charts layer: one asset per figure panel (HTML + PNG in data/charts/), Table 1, and the gallery."""
+"""Charts layer: one asset per figure panel (HTML + PNG in data/charts/), Table 1, and the gallery.
+
+Chart assets only read the warehouse (read-only connections). A chart is rendered only when its
+spec or data changed (marts/chart_files.py); its hash is also the asset's data version.
+"""
 
 import base64
 
@@ -6,9 +10,11 @@ import dagster as dg
 
 from assets.automation import FOLLOWS_UPSTREAM
 from assets.resources import Warehouse
-from marts.charts import PanelSpec, empty_panel_chart, panel_chart, table1_chart, write_chart
+from marts.chart_files import inputs_hash, write_chart
 from marts.gallery import GalleryEntry, write_gallery
+from marts.panel_chart import PanelSpec, empty_panel_chart, panel_caption, panel_chart
 from marts.panels import PANELS, Panel, panel_emergence, panel_points, panel_random_level
+from marts.table1_chart import table1_caption, table1_chart
 from sources.paths import charts_dir
 from warehouse.store import read_frame
 
@@ -21,36 +27,54 @@ def _file_metadata(files: dict) -> dict:
         "html": dg.MetadataValue.path(str(files["html"])),
         "png": dg.MetadataValue.path(str(files["png"])),
         "preview": dg.MetadataValue.md(f"![{files['png'].stem}](data:image/png;base64,{encoded})"),
+        "rendered": files["rendered"],
         "changed": files["changed"],
     }
 
 
+def _result(files: dict, **metadata) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        metadata={**_file_metadata(files), **metadata}, data_version=dg.DataVersion(files["hash"])
+    )
+
+
 def _spec(panel: Panel) -> PanelSpec:
-    return PanelSpec(panel.panel_id, panel.title, panel.subtitle, panel.y_title, panel.notes)
+    return PanelSpec(
+        panel.panel_id,
+        panel.title,
+        panel.subtitle,
+        panel.y_title,
+        panel.notes,
+        gap_notes=panel.gap_notes,
+    )
 
 
-def render_panel(con, panel: Panel) -> tuple[dict, bool]:
-    """Draw one panel from the warehouse; a panel without data says why instead of an empty axis."""
-    if panel.task_id is None:
-        chart, has_data = empty_panel_chart(_spec(panel), panel.no_data_reason), False
-    else:
-        points = panel_points(con, panel)
-        if points.height == 0:
-            chart, has_data = (
-                empty_panel_chart(
-                    _spec(panel), "No results in the warehouse for this task, setting and metric."
-                ),
-                False,
-            )
-        else:
-            chart = panel_chart(
-                points,
-                panel_emergence(con, panel, points),
-                _spec(panel),
-                panel_random_level(con, panel),
-            )
-            has_data = True
-    return write_chart(chart, charts_dir(), panel.panel_id), has_data
+def render_panel(con, panel: Panel) -> tuple[dict, bool, str]:
+    """Draw one panel from the warehouse; a panel without data says why instead of an empty axis.
+
+    Returns the files, whether the panel has data, and its caption (computed from the data)."""
+    spec = _spec(panel)
+    points = panel_points(con, panel)
+    if points.height == 0:
+        caption = (
+            panel.no_data_reason or "No results in the warehouse for this task, setting and metric."
+        )
+        files = write_chart(
+            lambda: empty_panel_chart(spec, caption),
+            charts_dir(),
+            panel.panel_id,
+            key=inputs_hash("empty", spec, caption),
+        )
+        return files, False, caption
+    emergence = panel_emergence(con, panel, points)
+    random_level = panel_random_level(con, panel)
+    files = write_chart(
+        lambda: panel_chart(points, emergence, spec, random_level),
+        charts_dir(),
+        panel.panel_id,
+        key=inputs_hash(points, emergence, spec, random_level),
+    )
+    return files, True, panel_caption(points, emergence)
 
 
 def _panel_asset(panel: Panel) -> dg.AssetsDefinition:
@@ -65,8 +89,8 @@ def _panel_asset(panel: Panel) -> dg.AssetsDefinition:
     )
     def _chart(warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.get_connection(read_only=True) as con:
-            files, has_data = render_panel(con, panel)
-        return dg.MaterializeResult(metadata={**_file_metadata(files), "has_data": has_data})
+            files, has_data, caption = render_panel(con, panel)
+        return _result(files, has_data=has_data, caption=caption)
 
     return _chart
 
@@ -93,8 +117,10 @@ def chart_table1(warehouse: Warehouse) -> dg.MaterializeResult:
             ORDER BY t.row_order
             """,
         )
-    files = write_chart(table1_chart(table1), charts_dir(), "table1")
-    return dg.MaterializeResult(metadata=_file_metadata(files))
+    files = write_chart(
+        lambda: table1_chart(table1), charts_dir(), "table1", key=inputs_hash(table1)
+    )
+    return _result(files, caption=table1_caption(table1))
 
 
 @dg.asset(
@@ -107,19 +133,19 @@ def chart_table1(warehouse: Warehouse) -> dg.MaterializeResult:
 )
 def chart_gallery(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     directory = charts_dir()
+    table1_caption_text, _ = _last_metadata(context, chart_table1.key)
     entries = [
         GalleryEntry(
             "table1",
             "Table 1 · Emergent abilities and their scale",
-            "Reported (Wei et al. 2022) vs recomputed by the lake.",
+            table1_caption_text or "Reported (Wei et al. 2022) vs recomputed by the lake.",
             True,
         )
     ]
     for panel, panel_asset in zip(PANELS, PANEL_ASSETS, strict=True):
+        caption, has_data = _last_metadata(context, panel_asset.key)
         entries.append(
-            GalleryEntry(
-                panel.panel_id, panel.title, panel.subtitle, _had_data(context, panel_asset.key)
-            )
+            GalleryEntry(panel.panel_id, panel.title, caption or panel.subtitle, bool(has_data))
         )
     index = write_gallery(entries, directory)
     return dg.MaterializeResult(
@@ -127,11 +153,16 @@ def chart_gallery(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
-def _had_data(context: dg.AssetExecutionContext, key: dg.AssetKey) -> bool:
-    """What the panel's own asset found when it last drew (no second query of the warehouse)."""
+def _last_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey) -> tuple[str | None, bool]:
+    """The caption and has_data the chart's own asset recorded when it last drew (no second
+    query of the warehouse)."""
     event = context.instance.get_latest_materialization_event(key)
-    has_data = event.asset_materialization.metadata.get("has_data") if event else None
-    return bool(has_data.value) if has_data is not None else False
+    metadata = event.asset_materialization.metadata if event else {}
+    caption, has_data = metadata.get("caption"), metadata.get("has_data")
+    return (
+        caption.value if caption is not None else None,
+        bool(has_data.value) if has_data is not None else False,
+    )
 
 
 CHART_ASSETS = [*PANEL_ASSETS, chart_table1, chart_gallery]

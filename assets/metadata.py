@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import html
+
 import dagster as dg
 
 from warehouse.catalog import table_columns
 
 
+def ui_text(description: str) -> str:
+    """The Dagster UI renders descriptions as Markdown with HTML, where `<run_id>` would vanish as
+    an unknown tag; escaped, it shows as written."""
+    return html.escape(description, quote=False)
+
+
 def column_schema(table: str) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(name=c.name, type=c.type, description=c.description or None)
+            dg.TableColumn(
+                name=c.name,
+                type=c.type,
+                description=ui_text(c.description) if c.description else None,
+            )
             for c in table_columns()[table]
         ]
     )

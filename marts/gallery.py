@@ -1,7 +1,8 @@
 """One HTML page that shows every chart of the lake at a glance (data/charts/index.html).
 
-Each card shows a panel's PNG and links to its interactive HTML; a panel without data says so
-in words, so a missing figure is visible as missing rather than absent from the page.
+Each card shows a panel's PNG (which carries its title) with a caption computed from the data, and
+links to its interactive HTML; a panel without data says so in words and links nowhere, so a
+missing figure is visible as missing rather than absent from the page. Every text is escaped.
 Everything is relative to the page, so the folder can be opened from disk or copied elsewhere.
 """
 
@@ -39,23 +40,26 @@ class GalleryEntry:
 
 
 def _card(entry: GalleryEntry, directory: Path) -> str:
-    """HTML for one chart card; a panel without data shows its reason even if no PNG exists."""
+    """HTML for one chart card, each text once: the PNG carries the chart's title (and, for a
+    panel without data, its reason), the card adds the caption computed from the data. A panel
+    without data links nowhere; without a PNG, the card says it all in words."""
     stem = html.escape(entry.stem, quote=True)
-    title = html.escape(entry.title)
-    caption = html.escape(entry.caption)
+    title = html.escape(entry.title, quote=True)
+    caption = html.escape(entry.caption, quote=True)
     png_exists = (directory / f"{entry.stem}.png").exists()
-    html_exists = (directory / f"{entry.stem}.html").exists()
-    parts = [
-        f'<section class="card{"" if entry.has_data else " no-data"}" id="{stem}">',
-        f"<h2>{title}</h2>",
-    ]
-    if not entry.has_data:
-        parts.append('<p class="no-data-text">No data for this panel.</p>')
+    linked = entry.has_data and (directory / f"{entry.stem}.html").exists()
+    parts = [f'<section class="card{"" if entry.has_data else " no-data"}" id="{stem}">']
     if png_exists:
-        image = f'<img src="{stem}.png" alt="{title}" loading="lazy">'
-        parts.append(f'<a href="{stem}.html">{image}</a>' if html_exists else image)
-    parts.append(f'<p class="caption">{caption}</p>')
-    if html_exists:
+        alt = title if entry.has_data else f"{title}. No data for this panel: {caption}"
+        image = f'<img src="{stem}.png" alt="{alt}" loading="lazy">'
+        parts.append(f'<a href="{stem}.html">{image}</a>' if linked else image)
+    else:
+        parts.append(f"<h2>{title}</h2>")
+        if not entry.has_data:
+            parts.append('<p class="no-data-text">No data for this panel.</p>')
+    if entry.has_data or not png_exists:
+        parts.append(f'<p class="caption">{caption}</p>')
+    if linked:
         parts.append(f'<p class="links"><a href="{stem}.html">Interactive chart</a></p>')
     parts.append("</section>")
     return "\n".join(parts)

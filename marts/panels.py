@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from marts.panel_chart import FamilyGapNote
+
 OBSSCALING_MIN_MODELS = 3  # families with fewer models are in the warehouse but not drawn
 
 
@@ -19,7 +21,7 @@ OBSSCALING_MIN_MODELS = 3  # families with fewer models are in the warehouse but
 class Panel:
     panel_id: str
     title: str
-    subtitle: str
+    subtitle: str  # task, setting, metric; who is drawn is added from the data
     y_title: str
     task_id: str | None  # None: the paper's panel has no data in any source the lake reads
     metric: str | None = None
@@ -27,8 +29,10 @@ class Panel:
     prompting: tuple[str, ...] = ("standard",)
     origins: tuple[str, ...] = ("literature",)
     wei_series_only: bool = False  # draw only the points in the series Wei et al. plot
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # true whatever the data: method, source, task identity
     no_data_reason: str = ""
+    # Notes about what the sources lack, shown only while the lake still lacks it.
+    gap_notes: tuple[FamilyGapNote, ...] = ()
 
 
 VARIANT = (
@@ -41,7 +45,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2a_3_digit_addition",
         "Figure 2A · Arithmetic (3-digit addition)",
-        "BIG-bench arithmetic/3_digit_addition, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "BIG-bench arithmetic/3_digit_addition, 2-shot, exact_str_match (%)",
         "Exact match (%)",
         "arithmetic/3_digit_addition",
         "exact_str_match",
@@ -52,7 +56,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2a_3_digit_subtraction",
         "Figure 2A · Arithmetic (3-digit subtraction)",
-        "BIG-bench arithmetic/3_digit_subtraction, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "BIG-bench arithmetic/3_digit_subtraction, 2-shot, exact_str_match (%)",
         "Exact match (%)",
         "arithmetic/3_digit_subtraction",
         "exact_str_match",
@@ -63,7 +67,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2a_2_digit_multiplication",
         "Figure 2A · Arithmetic (2-digit multiplication)",
-        "BIG-bench arithmetic/2_digit_multiplication, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "BIG-bench arithmetic/2_digit_multiplication, 2-shot, exact_str_match (%)",
         "Exact match (%)",
         "arithmetic/2_digit_multiplication",
         "exact_str_match",
@@ -74,7 +78,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2b_ipa_transliterate",
         "Figure 2B · IPA transliterate",
-        "BIG-bench international_phonetic_alphabet_transliterate, 2-shot, BLEU (0-100) — ObsScaling open models",
+        "BIG-bench international_phonetic_alphabet_transliterate, 2-shot, BLEU (0-100)",
         "BLEU",
         "international_phonetic_alphabet_transliterate",
         "bleu",
@@ -85,7 +89,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2c_word_unscramble",
         "Figure 2C · Word unscramble",
-        "BIG-bench word_unscrambling, 2-shot, exact_str_match (%) — ObsScaling open models",
+        "BIG-bench word_unscrambling, 2-shot, exact_str_match (%)",
         "Exact match (%)",
         "word_unscrambling",
         "exact_str_match",
@@ -96,7 +100,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2d_persian_qa",
         "Figure 2D · Persian QA (multiple choice)",
-        "BIG-bench parsinlu_qa, 2-shot, multiple_choice_grade (%) — ObsScaling open models",
+        "BIG-bench parsinlu_qa, 2-shot, multiple_choice_grade (%)",
         "Accuracy (%)",
         "parsinlu_qa",
         "multiple_choice_grade",
@@ -111,27 +115,42 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2d_persian_reading_comprehension",
         "Figure 2D · Persian QA (PaLM, reading comprehension)",
-        "BIG-bench parsinlu_reading_comprehension, few-shot (shots not stated), BIG-bench score — PaLM",
+        "BIG-bench parsinlu_reading_comprehension, few-shot (shots not stated), BIG-bench score",
         "BIG-bench score",
         "parsinlu_reading_comprehension",
         "bigbench_score",
         None,
-        notes=(
-            "Assumed to be Wei et al.'s 'Persian QA' (an inference from PaLM Appendix H.2); the LaMDA and "
-            "GPT-3 curves of the paper live only in the BIG-bench repository's results files.",
+        notes=("Assumed to be Wei et al.'s 'Persian QA' (an inference from PaLM Appendix H.2).",),
+        gap_notes=(
+            FamilyGapNote(
+                "LaMDA",
+                "The paper's LaMDA curve lives only in the BIG-bench repository's results files.",
+                max_models=0,
+            ),
+            FamilyGapNote(
+                "GPT-3",
+                "The paper's GPT-3 curve lives only in the BIG-bench repository's results files.",
+                max_models=0,
+            ),
         ),
     ),
     Panel(
         "fig2e_truthfulqa",
         "Figure 2E · TruthfulQA",
-        "TruthfulQA multiple choice, 0-shot, accuracy (%) — Gopher (Chinchilla 70B supplementary)",
+        "TruthfulQA multiple choice, 0-shot, accuracy (%)",
         "Accuracy (%)",
         "truthfulqa_mc",
         "accuracy",
         0,
         notes=(
-            "Only the largest Gopher and Chinchilla are in a printed table; the smaller Gopher sizes "
-            "Wei et al. plot are figure-only, so the lake cannot draw the curve. No random level is stated.",
+            "No random level is stated. Chinchilla 70B is supplementary (not in Wei et al.'s panel).",
+        ),
+        gap_notes=(
+            FamilyGapNote(
+                "Gopher",
+                "Only the largest Gopher is in a printed table; the smaller Gopher sizes Wei et al. "
+                "plot are figure-only, so the lake cannot draw the curve.",
+            ),
         ),
     ),
     Panel(
@@ -145,43 +164,47 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "fig2g_mmlu",
         "Figure 2G · Multi-task NLU (MMLU)",
-        "MMLU, 5-shot, accuracy averaged over 57 tasks (%) — GPT-3, Gopher, Chinchilla, PaLM",
+        "MMLU, 5-shot, accuracy averaged over 57 tasks (%)",
         "Accuracy (%)",
         "mmlu",
         "accuracy",
         5,
         notes=(
-            "GPT-3 sizes follow the MMLU paper's mapping of API engines (Ada 2.7B … Davinci 175B). Smaller Gopher/"
-            "Chinchilla sizes are figure-only. PaLM is not in Wei et al.'s panel (supplementary).",
+            "GPT-3 sizes follow the MMLU paper's mapping of API engines (Ada 2.7B … Davinci 175B). "
+            "PaLM is not in Wei et al.'s panel (supplementary).",
+        ),
+        gap_notes=(
+            FamilyGapNote("Gopher", "Smaller Gopher sizes are figure-only (no printed table)."),
+            FamilyGapNote(
+                "Chinchilla", "Smaller Chinchilla sizes are figure-only (no printed table)."
+            ),
         ),
     ),
     Panel(
         "fig2h_wic",
         "Figure 2H · Word in Context (WiC)",
-        "WiC (SuperGLUE), one-shot, accuracy (%) — PaLM, GPT-3",
+        "WiC (SuperGLUE), one-shot, accuracy (%)",
         "Accuracy (%)",
         "wic",
         "accuracy",
         1,
         notes=(
             "GPT-3 one-shot WiC per size: Brown et al. Table H.1 (dev set); its zero-shot row is 0.00 for every "
-            "size, a format failure, so it is not drawn. Chinchilla WiC is figure-only.",
+            "size, a format failure, so it is not drawn.",
         ),
+        gap_notes=(FamilyGapNote("Chinchilla", "Chinchilla WiC is figure-only.", max_models=0),),
     ),
     Panel(
         "fig3a_gsm8k_chain_of_thought",
         "Figure 3A · Math word problems (GSM8K)",
-        "GSM8K, 8 exemplars, accuracy (%) — LaMDA, chain-of-thought vs standard prompting",
+        "GSM8K, 8 exemplars, accuracy (%), chain-of-thought vs standard prompting",
         "Accuracy (%)",
         "gsm8k",
         "accuracy",
         8,
         prompting=("standard", "chain_of_thought"),
         wei_series_only=True,
-        notes=(
-            "Emergence here is where chain of thought starts to beat standard prompting. LaMDA 422M and 2B "
-            "have no published training FLOPs (not drawn on this axis; the lake's emergence uses parameters).",
-        ),
+        notes=("Emergence here is where chain of thought starts to beat standard prompting.",),
     ),
     Panel(
         "fig3b_instruction_tuning",

@@ -16,17 +16,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from marts.charts import (
-    PanelSpec,
-    empty_panel_chart,
-    format_flops,
-    format_params,
-    panel_chart,
-    series_colours,
-    table1_chart,
-    write_chart,
-)
+from marts.chart_files import write_chart
 from marts.gallery import GalleryEntry, write_gallery
+from marts.number_format import format_flops, format_params
+from marts.panel_chart import PanelSpec, empty_panel_chart, panel_chart, series_colours
+from marts.table1_chart import table1_chart
 
 POINT_SCHEMA = {
     "series": pl.String,
@@ -329,10 +323,12 @@ def test_smooth_series_get_no_rule_but_are_named_in_a_note() -> None:
     )
     spec = panel_chart(wic_points(), emergence, WIC, 50.0).to_dict()
     assert _vertical_rules(spec) == {"PaLM": 2.5272e24}
-    assert any("smooth, no rule): GPT-3 (from 175B)" in t for t in _texts(spec))
+    texts = _texts(spec)
+    assert any("smooth, no rule): GPT-3." in t for t in texts)
+    assert not any("175B" in t and "GPT-3" in t for t in texts), "a smooth series has no scale"
 
 
-def test_many_emergent_series_keep_their_rules_and_move_labels_to_a_note() -> None:
+def test_many_close_emergent_series_each_get_a_labelled_rule() -> None:
     families = ["Pythia", "OPT", "BLOOM", "Falcon", "Llama", "Qwen", "XGLM"]
     points = pl.concat(
         _points(
@@ -351,9 +347,7 @@ def test_many_emergent_series_keep_their_rules_and_move_labels_to_a_note() -> No
     spec = panel_chart(points, emergence, WIC, 0.0).to_dict()
     assert set(_vertical_rules(spec)) == set(families)
     texts = _texts(spec)
-    assert not any(t.startswith("Pythia: ") for t in texts)
-    note = " ".join(" ".join(t for t in texts if t.startswith(("Emergent scales", "  "))).split())
-    assert all(f"{f} 7B" in note for f in families), note
+    assert all(f"{f}: 7B" in texts for f in families)
 
 
 def test_series_without_emergent_scale_gets_no_rule_but_a_note() -> None:
@@ -390,7 +384,8 @@ def test_tooltips_name_model_scale_value_and_citation() -> None:
 def test_title_subtitle_and_notes_are_on_the_chart() -> None:
     spec = panel_chart(mmlu_points(), pl.DataFrame(), MMLU, 25.0).to_dict()
     assert spec["title"]["text"] == MMLU.title
-    assert MMLU.subtitle in spec["title"]["subtitle"]
+    subtitle = " ".join(spec["title"]["subtitle"])
+    assert subtitle == f"{MMLU.subtitle} — GPT-3", "who is drawn comes from the data"
     texts = _texts(spec)
     assert any("MMLU paper's mapping" in t for t in texts)
     assert any("Hendrycks et al. 2021a" in t for t in texts), "sources line missing"
@@ -411,8 +406,10 @@ def test_models_without_flops_are_listed_not_dropped_silently() -> None:
     assert "LaMDA 8B" not in note
 
 
-def test_panel_where_no_model_has_flops_says_so() -> None:
-    points = gsm8k_points().with_columns(train_flops=pl.lit(None, dtype=pl.Float64))
+def test_panel_where_no_model_has_a_scale_says_so() -> None:
+    points = gsm8k_points().with_columns(
+        train_flops=pl.lit(None, dtype=pl.Float64), params=pl.lit(None, dtype=pl.Float64)
+    )
     spec = panel_chart(points, pl.DataFrame(), GSM8K, None).to_dict()
     texts = " ".join(_texts(spec))
     assert "No data for this panel" in texts
@@ -588,8 +585,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_write_chart_writes_offline_html_and_a_2x_png(tmp_path: Path) -> None:
     chart = panel_chart(wic_points(), wic_emergence(), WIC, 50.0)
     paths = write_chart(chart, tmp_path / "charts", "fig2h")
-    assert set(paths) == {"html", "png", "preview", "changed"}
-    assert paths["changed"] is True
+    assert set(paths) == {"html", "png", "preview", "hash", "rendered", "changed"}
+    assert paths["changed"] is True and paths["rendered"] is True
     width, height = _png_size(paths["png"])
     preview_width, _ = _png_size(paths["preview"])
     assert preview_width < width / 2  # small enough to inline in asset metadata
@@ -603,6 +600,7 @@ def test_write_chart_writes_offline_html_and_a_2x_png(tmp_path: Path) -> None:
     assert '<script src="http' not in page, "HTML must not load scripts from the network"
     before = paths["png"].stat().st_mtime_ns
     again = write_chart(chart, tmp_path / "charts", "fig2h")
+    assert again["rendered"] is False, "an unchanged chart must not be rendered again"
     assert (
         again["changed"] is False and paths["png"].stat().st_mtime_ns == before
     )  # unchanged chart, untouched file
