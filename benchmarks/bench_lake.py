@@ -55,11 +55,11 @@ def parse_size(text: str) -> int:
 
 
 def stage_of(step_key: str) -> str:
-    if step_key.startswith(("literature_files", "obsscaling_files")):
+    if step_key.startswith(("literature_files", "obsscaling_files", "lmeval_files")):
         return "ingest"
     if step_key.startswith("staged_lake"):
         return "validate"
-    if step_key.startswith("warehouse_tables"):
+    if step_key.startswith(("warehouse_tables", "lmeval_examples")):
         return "warehouse"
     if step_key.startswith("emergence"):
         return "emergence"
