@@ -151,7 +151,7 @@ def summary(decisions: list[Decision], problems: dict[str, str] | None = None) -
         if d.retry_at is not None
     ]
     parts += [
-        f"{d.model_id} failed {_times(d.attempts.requested)}, given up (bump its revision to retry)"
+        f"{d.model_id} failed {_times(d.attempts.requested)}, given up (a new commit retries)"
         for d in by_state.get("gave_up", [])
     ]
     if "request" in by_state:

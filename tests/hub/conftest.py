@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ORG = "lake-test"
-TASK = "arithmetic/1_digit_addition"
+TASK = "arithmetic/3_digit_addition"  # a task the warehouse catalogue knows
 GIT = ["git", "-c", "user.name=lake test", "-c", "user.email=test@localhost"]
 
 
