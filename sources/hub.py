@@ -133,15 +133,25 @@ def list_refs(repo_id: str) -> RepoRefs:
             if p.is_file()
         }
         return RepoRefs(repo_id, branches, {})
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
     try:
-        refs = _api().list_repo_refs(repo_id)
+        # HfApi.list_repo_refs's own request, with a timeout: a hub that hangs must not hang
+        # the sensor (huggingface_hub's client has none by default)
+        response = get_session().get(
+            f"{endpoint()}/api/models/{repo_id}/refs",
+            headers=build_hf_headers(library_name="emergence-lake"),
+            timeout=TIMEOUT_SECONDS,
+        )
+        hf_raise_for_status(response)
+        data = response.json()
+        found = RepoRefs(
+            repo_id,
+            {b["name"]: b["targetCommit"] for b in data["branches"]},
+            {t["name"]: t["targetCommit"] for t in data["tags"]},
+        )
     except Exception as error:  # noqa: BLE001 - every hub failure becomes one line
         raise _hub_failure(repo_id, error, "its refs") from None
-    found = RepoRefs(
-        repo_id,
-        {b.name: b.target_commit for b in refs.branches},
-        {t.name: t.target_commit for t in refs.tags},
-    )
     _remember_refs(found)
     return found
 
@@ -161,8 +171,17 @@ def resolve_commit(repo_id: str, revision: str, refs: RepoRefs | None = None) ->
     commit = refs.commit_of(revision)
     if commit:
         return commit
-    if COMMIT.match(revision):
-        _list_files(repo_id, revision)  # the commit must exist in this repo
+    if COMMIT.match(revision) and not offline():
+        try:  # the commit must exist in this repo (which exists: it has refs)
+            _api().model_info(repo_id, revision=revision, timeout=TIMEOUT_SECONDS)
+            return revision
+        except Exception as error:  # noqa: BLE001
+            from huggingface_hub.errors import HfHubHTTPError
+
+            if not isinstance(error, HfHubHTTPError):  # no answer at all: the hub is down
+                raise _hub_failure(repo_id, error, f"commit {revision}") from None
+            # an answer, but no commit (the hub says 404; olah's mirror says 500)
+    elif COMMIT.match(revision):
         return revision
     names = sorted(refs.branches) + sorted(refs.tags)
     shown = ", ".join(names[:8]) + (f" … and {len(names) - 8} more" if len(names) > 8 else "")

@@ -128,11 +128,22 @@ def test_a_pinned_commit_is_evaluated_at_that_commit(lake_on_hub, hub_server, re
             f"id: ghost, weights: {ORG}/tiny-gpt2, revision: no-such-branch",
             f"ghost: {ORG}/tiny-gpt2: revision 'no-such-branch' not found on http://127.0.0.1",
         ),
+        (
+            f"id: ghost, weights: {ORG}/tiny-gpt2, revision: '{'0' * 40}'",
+            f"ghost: {ORG}/tiny-gpt2: revision '{'0' * 40}' not found",
+        ),
         (f"id: ghost, weights: {ORG}/no-tokenizer", "has no tokenizer"),
         (f"id: ghost, weights: {ORG}/pickle-only", "has only pickle weights (pytorch_model.bin)"),
         (f"id: ghost, weights: {ORG}/remote-code", "needs remote code"),
     ],
-    ids=["missing repo", "missing revision", "no tokenizer", "pickle only", "remote code"],
+    ids=[
+        "missing repo",
+        "missing revision",
+        "missing commit",
+        "no tokenizer",
+        "pickle only",
+        "remote code",
+    ],
 )
 def test_an_unusable_repo_fails_its_own_partition_with_one_line(
     lake_on_hub, repos, tmp_path, entry, expected
@@ -199,6 +210,20 @@ def test_a_hub_that_is_down_is_unavailable_not_missing(lake_on_hub, monkeypatch)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     with pytest.raises(HubUnavailable, match="hub http://127.0.0.1:9 unreachable"):
         resolve_commit(f"{ORG}/tiny-gpt2", "main")
+
+
+def test_a_hub_that_hangs_times_out_as_unavailable(lake_on_hub, monkeypatch):
+    import socket
+
+    import sources.hub as hub
+
+    monkeypatch.setattr(hub, "TIMEOUT_SECONDS", 0.5)
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        with pytest.raises(HubUnavailable, match="unreachable"):
+            resolve_commit(f"{ORG}/tiny-gpt2", "main")
 
 
 def test_a_run_tagged_with_a_commit_evaluates_that_commit(lake_on_hub, hub_server, repos, tmp_path):
