@@ -160,9 +160,8 @@ def summary(decisions: list[Decision], problems: dict[str, str] | None = None) -
     parts += [f"{model_id} not requested: {why}" for model_id, why in sorted(problems.items())]
     models = {split_partition(d.model_id)[0] for d in decisions} | set(problems)
     checkpoints = sum(1 for d in decisions if split_partition(d.model_id)[1])
-    head = f"{len(models)} registry models" + (
-        f" + {checkpoints} checkpoints" if checkpoints else ""
-    )
+    head = f"{len(models)} registry model{'s' if len(models) != 1 else ''}"
+    head += f" + {checkpoints} checkpoint{'s' if checkpoints != 1 else ''}" if checkpoints else ""
     return f"{head}: " + (", ".join(parts) or "nothing to do")
 
 

@@ -99,7 +99,7 @@ def test_checkpoint_branches_become_partitions_and_a_new_one_one_run(
     done = sensor.tick()
     assert (
         requested(done) == []
-        and "1 registry models + 3 checkpoints: 4 evaluated" in done.skip_message
+        and "1 registry model + 3 checkpoints: 4 evaluated" in done.skip_message
     )
 
     step4000 = hub_server.branch("pythia-like", "step4000", "step 4000")
