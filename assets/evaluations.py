@@ -165,7 +165,10 @@ def fresh_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig
         }
     )
     return {
-        "registry": entry,
+        # the models row says which commit its released-model results are of
+        "registry": entry
+        if target.checkpoint_step is not None
+        else entry.with_columns(revision=pl.lit(evaluated)),
         "results": results,
         "examples": examples,
         "n_params": n_params,
@@ -246,6 +249,11 @@ def fresh_results(
             )
         except ValidationError as error:
             raise dg.Failure(description=str(error)) from error
+        if step is not None:  # a checkpoint keeps the models row's (released) revision
+            kept = con.execute("SELECT revision FROM models WHERE model_id = ?", [model_id])
+            row = kept.fetchone()
+            if row is not None:
+                models = models.with_columns(revision=pl.lit(row[0], pl.String))
         with transaction(con):
             replace_rows(con, "models", models, where="model_id = ?", params=[model_id])
             new_runs = examples["run_id"].unique().to_list()

@@ -5,6 +5,7 @@ be unusable fails its own partition with one line."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -95,11 +96,10 @@ def test_main_resolves_to_its_commit_downloads_once_loads_and_evaluates(
 def test_downloads_never_go_to_the_users_hub_cache(lake_on_hub, repos):
     from huggingface_hub import constants
 
-    download_snapshot(f"{ORG}/tiny-gpt2", repos["tiny-gpt2"])
-    user_cache = [constants.HF_HUB_CACHE, constants.HF_HOME]
-    assert not any(
-        list(__import__("pathlib").Path(d).glob(f"**/models--{ORG}--*")) for d in user_cache
-    )
+    snapshot = download_snapshot(f"{ORG}/tiny-gpt2", repos["tiny-gpt2"])
+    assert snapshot.is_relative_to(lake_on_hub / "hub")
+    for user_cache in (constants.HF_HUB_CACHE, constants.HF_HOME):
+        assert not list(Path(user_cache).glob(f"**/models--{ORG}--*")), user_cache
 
 
 def test_a_pinned_commit_is_evaluated_at_that_commit(lake_on_hub, hub_server, repos, tmp_path):

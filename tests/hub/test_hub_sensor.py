@@ -154,7 +154,7 @@ def test_a_checkpoint_lands_on_the_training_axis_with_its_commit(
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(registry_partitions.name, ["ckpt", "ckpt@step2000"])
     job = defs.resolve_job_def(EVALUATION_JOB)
-    for partition in ("ckpt@step2000", "ckpt"):
+    for partition in ("ckpt", "ckpt@step2000"):
         result = job.execute_in_process(
             instance=instance, partition_key=partition, raise_on_error=False
         )
@@ -169,6 +169,7 @@ def test_a_checkpoint_lands_on_the_training_axis_with_its_commit(
         examples = con.sql("SELECT count(*) FROM eval_examples WHERE model_id = 'ckpt'").fetchone()[
             0
         ]
+        revision = con.sql("SELECT revision FROM models WHERE model_id = 'ckpt'").fetchone()[0]
     assert rows == [
         (
             "0-shot, step 2000",
@@ -181,3 +182,4 @@ def test_a_checkpoint_lands_on_the_training_axis_with_its_commit(
         ("0-shot", None, None, None, checkpoints["main"], None),
     ]
     assert examples == 8  # both evaluations' examples kept (4 each)
+    assert revision == checkpoints["main"]  # the released model's commit, not the checkpoint's
