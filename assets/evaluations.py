@@ -83,10 +83,13 @@ def model_registry(context: dg.AssetExecutionContext) -> pl.DataFrame:
     group_name=GROUP,
     pool=GPU_POOL,
     description=(
-        "Evaluate one registry model (partition key = model id) with the lake's engine (torch + "
+        "Evaluate one registry model (partition key = model id, or `<id>@<branch>` for a "
+        "checkpoint) at one commit (the sensor's tag, else what the revision points at now; hub "
+        "weights downloaded once, verified, into the lake's cache) with the lake's engine (torch + "
         "transformers; CUDA when present) on the entry's tasks (default: the Figure 2 A-D BIG-bench "
         "tasks, 2-shot), logging overall progress with an ETA. Returns per-example rows and "
-        "aggregates; a model that cannot be loaded fails only its own partition, with one clear line."
+        "aggregates with the commit evaluated; a model that cannot be resolved, downloaded or "
+        "loaded fails only its own partition, with one clear line."
     ),
     kinds={"pytorch"},
     code_version="1",
