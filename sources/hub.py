@@ -158,7 +158,11 @@ def list_refs(repo_id: str) -> RepoRefs:
 
 def _remember_refs(refs: RepoRefs) -> None:
     """Keep refs/<name> -> commit in the cache (huggingface_hub's layout) for offline runs."""
+    from sources.registry import git_ref_problem
+
     for name, commit in {**refs.tags, **refs.branches}.items():
+        if git_ref_problem(name) or not COMMIT.match(commit):
+            continue  # never a path outside the cache, whatever a server answers
         path = _repo_dir(refs.repo_id) / "refs" / name
         if not path.is_file() or path.read_text().strip() != commit:
             path.parent.mkdir(parents=True, exist_ok=True)
