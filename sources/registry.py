@@ -122,6 +122,29 @@ class RegistryEntry(EvaluationFields):
     train_flops: float | None = Field(None, ge=FLOPS_RANGE[0], le=FLOPS_RANGE[1])
     source: Annotated[str, StringConstraints(min_length=4)]
     trust_remote_code: bool = False
+    allow_pickle: bool = False
+    revisions: NonEmpty | list[NonEmpty] | None = None
+    tokens_per_step: float | None = Field(None, ge=1.0, le=TOKENS_RANGE[1])
+
+    @field_validator("revisions")
+    @classmethod
+    def _checkpoints_are_refs(
+        cls, revisions: str | list[str] | None, info: ValidationInfo
+    ) -> str | list[str] | None:
+        """A glob over branch names ('step*') or a list of branch names, of a hub repo."""
+        if revisions is None:
+            return None
+        if is_local_weights(info.data.get("weights") or ""):
+            raise _custom(repr(revisions), "no checkpoint branches for local weights (a hub id)")
+        names = revisions if isinstance(revisions, list) else [revisions.replace("*", "x")]
+        names = [n.replace("?", "x").replace("[", "x").replace("]", "x") for n in names]
+        bad = next(((n, git_ref_problem(n)) for n in names if git_ref_problem(n)), None)
+        if bad:
+            raise _custom(
+                f"{revisions!r}, which {bad[1]}",
+                "a branch pattern such as 'step*' or a list of branch names",
+            )
+        return revisions
 
     @field_validator("revision")
     @classmethod
@@ -372,13 +395,24 @@ def read_registry(path: Path | None = None) -> pl.DataFrame:
     """Validated registry entries, one row each (with file and line); raise ValidationError."""
     entries = read_registry_entries(path)
     frame = pl.DataFrame(
-        [{**e.model_dump(), "source_file": f, "source_row": line} for e, f, line in entries],
+        [
+            {
+                **e.model_dump(),
+                "revisions": [e.revisions] if isinstance(e.revisions, str) else e.revisions,
+                "source_file": f,
+                "source_row": line,
+            }
+            for e, f, line in entries
+        ],
         schema={
             **{name: pl.String for name in REGISTRY_FIELDS},
             "params": pl.Float64,
             "train_tokens": pl.Float64,
             "train_flops": pl.Float64,
             "trust_remote_code": pl.Boolean,
+            "allow_pickle": pl.Boolean,
+            "revisions": pl.List(pl.String),  # branch names or globs ('step*')
+            "tokens_per_step": pl.Float64,
             "tasks": pl.List(pl.String),
             "limit": pl.Int64,
             "shots": pl.Int64,

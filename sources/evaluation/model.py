@@ -61,6 +61,7 @@ class ModelSpec:
     weights: str
     revision: str | None = None  # hub branch/tag/commit; ignored for local directories
     trust_remote_code: bool = False
+    allow_pickle: bool = False  # hub repos without safetensors: load *.bin only when asked
 
     @property
     def is_local(self) -> bool:
@@ -192,30 +193,13 @@ def _local_weights_digest(path: Path) -> str:
 
 
 def _hub_commit(spec: ModelSpec) -> str:
-    revision = spec.revision or "main"
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-    network_error: str | None = None
-    if not offline:
-        try:
-            from huggingface_hub import HfApi
+    """Through sources.hub (HF_ENDPOINT, HF_HUB_OFFLINE, the lake's cache)."""
+    from sources.hub import HubError, resolve_commit
 
-            info = HfApi().model_info(spec.weights, revision=revision, timeout=20)
-            if info.sha:
-                return info.sha
-        except Exception as error:  # noqa: BLE001 - any hub failure becomes one clear line below
-            network_error = _one_line(error)
     try:
-        from huggingface_hub import snapshot_download
-
-        snapshot = snapshot_download(spec.weights, revision=revision, local_files_only=True)
-        return Path(snapshot).name
-    except Exception:  # noqa: BLE001
-        pass
-    reason = network_error or "HF_HUB_OFFLINE is set and it is not in the local hub cache"
-    raise ModelLoadError(
-        f"cannot resolve {spec.weights!r}@{revision} on the Hugging Face hub ({reason}); "
-        "pass a local model directory, or download it first"
-    )
+        return resolve_commit(spec.weights, spec.revision or "main")
+    except HubError as error:
+        raise ModelLoadError(str(error)) from None
 
 
 def _one_line(error: BaseException) -> str:
@@ -243,9 +227,23 @@ def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = N
         has_safetensors = any(Path(source).glob("*.safetensors"))
         use_safetensors: bool | None = bool(has_safetensors)
     else:
-        source = spec.weights
-        extra = {"revision": revision}
-        use_safetensors = None  # transformers prefers safetensors when the repo has them
+        # downloaded (verified, safetensors unless allow_pickle) into the lake's cache, then
+        # loaded from there like a local directory
+        from sources.hub import HubError, download_snapshot
+
+        try:
+            source = str(
+                download_snapshot(
+                    spec.weights,
+                    revision,
+                    trust_remote_code=spec.trust_remote_code,
+                    allow_pickle=spec.allow_pickle,
+                )
+            )
+        except HubError as error:
+            raise ModelLoadError(str(error)) from None
+        extra = {}
+        use_safetensors = any(Path(source).glob("*.safetensors"))
     what = f"{spec.weights!r}" + (f"@{revision}" if not spec.is_local else "")
     try:
         tokenizer = AutoTokenizer.from_pretrained(
