@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from marts.chart_files import inputs_hash, write_chart
 from marts.loss_chart import X_TITLE, loss_caption, loss_chart
 from marts.palette import family_colour, size_shades
 from marts.panels import PANELS_BY_ID, panel_emergence, panel_points
@@ -415,3 +416,43 @@ def test_size_axis_panels_ignore_intermediate_checkpoints(warehouse) -> None:
     _model(con, "lm-eval/pythia-12b", "Pythia", 12e9)
     _result(con, "lm-eval/pythia-12b", "mmlu", "accuracy", 23.0, shots=5, step=3000, final=False)
     assert panel_points(con, PANELS_BY_ID["fig2g_mmlu_open_models"]).height == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Escaping, render once, colours: the new charts follow chart_files.py like the panels.
+# --------------------------------------------------------------------------------------------
+
+HOSTILE = "</script><script>alert(1)</script>"
+
+
+@pytest.mark.parametrize("which", ["training", "loss"])
+def test_hostile_citation_stays_text_in_the_new_charts_pages(tmp_path, which: str) -> None:
+    if which == "training":
+        chart = training_chart(training_frame().with_columns(citation=pl.lit(HOSTILE)), PYTHIA)
+    else:
+        chart = loss_chart(loss_frame().with_columns(task_name=pl.lit(HOSTILE)))
+    page = write_chart(chart, tmp_path, which)["html"].read_text(encoding="utf-8")
+    assert HOSTILE not in page and "alert(1)</script>" not in page.split("const spec = ", 1)[1]
+    embedded = json.loads(page.split("const spec = ", 1)[1].split(";\n", 1)[0])
+    assert HOSTILE in _texts(embedded), "the text arrives intact, as data drawn as text"
+
+
+def test_training_chart_is_built_and_rendered_only_when_its_inputs_change(tmp_path) -> None:
+    points = training_frame()
+    built: list[int] = []
+
+    def build(frame: pl.DataFrame):
+        built.append(1)
+        return training_chart(frame, PYTHIA)
+
+    first = write_chart(lambda: build(points), tmp_path, "t", key=inputs_hash(points, PYTHIA))
+    same = write_chart(lambda: build(points), tmp_path, "t", key=inputs_hash(points, PYTHIA))
+    assert first["rendered"] and not same["rendered"] and len(built) == 1
+    moved = points.with_columns(value=pl.col("value") + 1)
+    again = write_chart(lambda: build(moved), tmp_path, "t", key=inputs_hash(moved, PYTHIA))
+    assert again["rendered"] and again["changed"] and len(built) == 2
+
+
+def test_lm_eval_families_on_the_loss_axis_have_distinct_colours() -> None:
+    colours = [family_colour(f) for f in ("Pythia", "Pythia-deduped", "OPT", "BLOOM")]
+    assert len(set(colours)) == 4
