@@ -12,9 +12,19 @@ from assets.automation import FOLLOWS_UPSTREAM
 from assets.resources import Warehouse
 from marts.chart_files import inputs_hash, write_chart
 from marts.gallery import GalleryEntry, write_gallery
+from marts.loss_chart import loss_caption, loss_chart
 from marts.panel_chart import PanelSpec, empty_panel_chart, panel_caption, panel_chart
 from marts.panels import PANELS, Panel, panel_emergence, panel_points, panel_random_level
+from marts.progress_points import (
+    TRAINING_VIEWS,
+    TrainingView,
+    loss_points,
+    tokens_per_step_by_weights,
+    training_points,
+)
 from marts.table1_chart import table1_caption, table1_chart
+from marts.table1_counts import table1_counts
+from marts.training_chart import training_caption, training_chart
 from sources.paths import charts_dir
 from warehouse.store import read_frame
 
@@ -123,16 +133,100 @@ def chart_table1(warehouse: Warehouse) -> dg.MaterializeResult:
     return _result(files, caption=table1_caption(table1))
 
 
+def _no_data_chart(stem: str, title: str, subtitle: str, reason: str) -> dict:
+    spec = PanelSpec(stem, title, subtitle, "")
+    return write_chart(
+        lambda: empty_panel_chart(spec, reason),
+        charts_dir(),
+        stem,
+        key=inputs_hash("empty", spec, reason),
+    )
+
+
+def _training_asset(view: TrainingView) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"chart_{view.view_id}",
+        group_name=GROUP,
+        deps=["emergence"],
+        automation_condition=FOLLOWS_UPSTREAM,
+        description=(
+            f"{view.title}: per task, {view.family} {view.shots}-shot lm-eval accuracy against the "
+            "training FLOPs each checkpoint has seen, one line per size (and the lake's own "
+            f"evaluations at step<N> revisions). Writes data/charts/{view.view_id}.html and .png."
+        ),
+        kinds={"altair"},
+        code_version="1",
+    )
+    def _chart(warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.get_connection(read_only=True) as con:
+            points = training_points(con, view, tokens_per_step_by_weights())
+        caption = training_caption(points)
+        if points.height == 0:
+            files = _no_data_chart(
+                view.view_id, view.title, f"{view.family}, {view.shots}-shot", caption
+            )
+            return _result(files, has_data=False, caption=caption)
+        files = write_chart(
+            lambda: training_chart(points, view),
+            charts_dir(),
+            view.view_id,
+            key=inputs_hash(points, view),
+        )
+        return _result(files, has_data=True, caption=caption)
+
+    return _chart
+
+
+TRAINING_ASSETS = [_training_asset(view) for view in TRAINING_VIEWS]
+
+LOSS_STEM = "loss_lambada_perplexity"
+LOSS_TITLE = "Accuracy against pre-training loss (LAMBADA perplexity)"
+
+
+@dg.asset(
+    name=f"chart_{LOSS_STEM}",
+    group_name=GROUP,
+    deps=["emergence"],
+    automation_condition=FOLLOWS_UPSTREAM,
+    description=(
+        "Per task, 0-shot accuracy of every model and checkpoint that has a LAMBADA perplexity "
+        "(Pythia, OPT, BLOOM lm-eval results) against that perplexity, axis reversed: emergence "
+        f"as a function of pre-training loss (Du et al. 2024). Writes data/charts/{LOSS_STEM}.html and .png."
+    ),
+    kinds={"altair"},
+    code_version="1",
+)
+def chart_loss_lambada_perplexity(warehouse: Warehouse) -> dg.MaterializeResult:
+    with warehouse.get_connection(read_only=True) as con:
+        points = loss_points(con)
+    caption = loss_caption(points)
+    if points.height == 0:
+        files = _no_data_chart(LOSS_STEM, LOSS_TITLE, "LAMBADA perplexity axis", caption)
+        return _result(files, has_data=False, caption=caption)
+    files = write_chart(
+        lambda: loss_chart(points), charts_dir(), LOSS_STEM, key=inputs_hash(points)
+    )
+    return _result(files, has_data=True, caption=caption)
+
+
+NEW_AXIS_CHARTS = [
+    *((a, v.view_id, v.title) for a, v in zip(TRAINING_ASSETS, TRAINING_VIEWS, strict=True)),
+    (chart_loss_lambada_perplexity, LOSS_STEM, LOSS_TITLE),
+]
+
+
 @dg.asset(
     group_name=GROUP,
-    deps=[a.key for a in PANEL_ASSETS] + ["chart_table1"],
+    deps=[a.key for a in PANEL_ASSETS] + [a.key for a, _, _ in NEW_AXIS_CHARTS] + ["chart_table1"],
     automation_condition=FOLLOWS_UPSTREAM,
     description="data/charts/index.html: every panel's PNG with its caption, linking the interactive HTML.",
     kinds={"html"},
     code_version="1",
 )
-def chart_gallery(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def chart_gallery(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     directory = charts_dir()
+    with warehouse.get_connection(read_only=True) as con:
+        counts = table1_counts(con)
     table1_caption_text, _ = _last_metadata(context, chart_table1.key)
     entries = [
         GalleryEntry(
@@ -147,9 +241,17 @@ def chart_gallery(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         entries.append(
             GalleryEntry(panel.panel_id, panel.title, caption or panel.subtitle, bool(has_data))
         )
-    index = write_gallery(entries, directory)
+    for chart_asset, stem, title in NEW_AXIS_CHARTS:
+        caption, has_data = _last_metadata(context, chart_asset.key)
+        entries.append(GalleryEntry(stem, title, caption or title, bool(has_data)))
+    index = write_gallery(entries, directory, summary=counts.sentence())
     return dg.MaterializeResult(
-        metadata={"index": dg.MetadataValue.path(str(index)), "panels": len(entries)}
+        metadata={
+            "index": dg.MetadataValue.path(str(index)),
+            "panels": len(entries),
+            "table1_recomputed": counts.recomputed,
+            "table1_rows": counts.total,
+        }
     )
 
 
@@ -165,4 +267,10 @@ def _last_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey) -> tuple
     )
 
 
-CHART_ASSETS = [*PANEL_ASSETS, chart_table1, chart_gallery]
+CHART_ASSETS = [
+    *PANEL_ASSETS,
+    *TRAINING_ASSETS,
+    chart_loss_lambada_perplexity,
+    chart_table1,
+    chart_gallery,
+]

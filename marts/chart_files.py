@@ -103,6 +103,9 @@ CHART_CODE = (
     "palette",
     "panel_chart",
     "table1_chart",
+    "facet_chart",
+    "training_chart",
+    "loss_chart",
     "chart_files",
 )
 

@@ -65,8 +65,11 @@ def _card(entry: GalleryEntry, directory: Path) -> str:
     return "\n".join(parts)
 
 
-def write_gallery(entries: list[GalleryEntry], directory: Path) -> Path:
-    """Write `directory/index.html` with a card per entry, in the order given; returns its path."""
+def write_gallery(entries: list[GalleryEntry], directory: Path, summary: str = "") -> Path:
+    """Write `directory/index.html` with a card per entry, in the order given; returns its path.
+
+    `summary`, a sentence computed from the warehouse (how many Table 1 rows are recomputed),
+    goes under the lead paragraph, escaped."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with_data = sum(e.has_data for e in entries)
@@ -84,6 +87,7 @@ def write_gallery(entries: list[GalleryEntry], directory: Path) -> Path:
 <p class="lead">Wei et al. (2022), Figures 2 and 3 and Table 1, rebuilt from the warehouse.
 {with_data} of {len(entries)} charts have data. Click a chart for its interactive version
 (tooltips give each point's model, scale, value and citation). Generated {generated}.</p>
+{f'<p class="lead" id="table1-count">{html.escape(summary)}</p>' if summary else ""}
 <div class="grid">
 {body}
 </div>

@@ -35,6 +35,8 @@ FAMILY_COLOURS: dict[str, str] = {
     "Llama-3.1": "#e377c2",
     "OPT": "#7f7f7f",
     "Pythia": "#b6992d",
+    # Pythia trained on the deduplicated Pile (lm-eval results): its own series, a distinct hue.
+    "Pythia-deduped": "#637939",
     "Qwen": "#17becf",
     "Qwen1.5": "#aec7e8",
     "StarCoder": "#ffbb78",
@@ -55,3 +57,22 @@ def family_colour(family: str) -> str:
         return FAMILY_COLOURS[family]
     digest = hashlib.sha256(family.encode("utf-8")).digest()
     return SPARE_COLOURS[int.from_bytes(digest[:4], "big") % len(SPARE_COLOURS)]
+
+
+def _mix(colour: str, towards: str, share: float) -> str:
+    """`colour` moved `share` of the way to `towards` (both '#rrggbb')."""
+    a = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(towards[i : i + 2], 16) for i in (1, 3, 5)]
+    r, g, bl = (round(x + (y - x) * share) for x, y in zip(a, b, strict=True))
+    return f"#{r:02x}{g:02x}{bl:02x}"
+
+
+def size_shades(family: str, n: int) -> list[str]:
+    """`n` shades of the family's colour, lightest first, for one line per model size of ONE
+    family (the training-progress charts): the hue still says which family, the lightness says
+    which size (small = light, large = dark)."""
+    base = family_colour(family)
+    if n <= 1:
+        return [base]
+    shares = [-0.6 + 1.05 * i / (n - 1) for i in range(n)]  # 60% white ... 45% black
+    return [_mix(base, "#ffffff", -s) if s < 0 else _mix(base, "#000000", s) for s in shares]

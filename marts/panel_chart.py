@@ -259,8 +259,8 @@ def _gap_notes(points: pl.DataFrame, gap_notes: Sequence[FamilyGapNote]) -> list
 
 
 def who_is_drawn(points: pl.DataFrame) -> str:
-    """The subtitle's 'who': curated families by name, ObsScaling's open models as one group, the
-    lake's own evaluations by family, all read from the points, so adding a family updates it."""
+    """The subtitle's 'who': curated families by name, ObsScaling's open models as one group,
+    lm-eval results and the lake's own evaluations by family, all read from the points, so adding a family updates it."""
     origin = points.get_column("origin") if "origin" in points.columns else None
     frame = points.with_columns(
         origin=origin if origin is not None else pl.lit("literature", dtype=pl.String)
@@ -277,6 +277,8 @@ def who_is_drawn(points: pl.DataFrame) -> str:
         parts.append(
             f"ObsScaling open models ({len(obsscaling)} famil{'y' if len(obsscaling) == 1 else 'ies'})"
         )
+    if lmeval := families("lmeval"):
+        parts.append(f"lm-eval results of {', '.join(lmeval)}")
     if fresh := families("fresh"):
         parts.append(f"the lake's evaluations of {', '.join(fresh)}")
     return "; ".join(parts)

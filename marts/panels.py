@@ -31,6 +31,9 @@ class Panel:
     wei_series_only: bool = False  # draw only the points in the series Wei et al. plot
     notes: tuple[str, ...] = ()  # true whatever the data: method, source, task identity
     no_data_reason: str = ""
+    # Shot counts drawn, in order of preference, for a family with no result at `shots`; such a
+    # series is named with its shots ('OPT (0-shot)').
+    fallback_shots: tuple[int, ...] = ()
     # Notes about what the sources lack, shown only while the lake still lacks it.
     gap_notes: tuple[FamilyGapNote, ...] = ()
 
@@ -181,6 +184,29 @@ PANELS: tuple[Panel, ...] = (
         ),
     ),
     Panel(
+        "fig2g_mmlu_open_models",
+        "Figure 2G · MMLU, with open models (Pythia, OPT, BLOOM)",
+        "MMLU, 5-shot (0-shot where a family has no 5-shot result), accuracy averaged over 57 tasks (%)",
+        "Accuracy (%)",
+        "mmlu",
+        "accuracy",
+        5,
+        origins=("literature", "lmeval"),
+        fallback_shots=(0,),
+        notes=(
+            "Open models: the Pythia authors' published lm-eval results, released models only "
+            "(final checkpoint). The lm-eval MMLU value is the unweighted mean of the 57 subjects. "
+            "OPT and BLOOM were evaluated 0-shot only, so they are drawn 0-shot and named so.",
+            "GPT-3 sizes follow the MMLU paper's mapping of API engines (Ada 2.7B … Davinci 175B).",
+        ),
+        gap_notes=(
+            FamilyGapNote("Gopher", "Smaller Gopher sizes are figure-only (no printed table)."),
+            FamilyGapNote(
+                "Chinchilla", "Smaller Chinchilla sizes are figure-only (no printed table)."
+            ),
+        ),
+    ),
+    Panel(
         "fig2h_wic",
         "Figure 2H · Word in Context (WiC)",
         "WiC (SuperGLUE), one-shot, accuracy (%)",
@@ -242,13 +268,23 @@ def panel_points(con: duckdb.DuckDBPyConnection, panel: Panel) -> pl.DataFrame:
     frame = con.execute(
         """
         SELECT model_id, model_label AS label, family, train_flops, params, value, unit,
-               citation, location, setting, prompting, origin, in_wei_figure
+               citation, location, setting, prompting, origin, in_wei_figure, shots
         FROM results_with_scale
-        WHERE task_id = ? AND metric = ? AND shots IS NOT DISTINCT FROM ?
+        WHERE task_id = ? AND metric = ?
+          AND (shots IS NOT DISTINCT FROM ? OR list_contains(?, shots))
           AND list_contains(?, prompting) AND list_contains(?, origin)
+          AND final_checkpoint IS NOT FALSE
         """,
-        [panel.task_id, panel.metric, panel.shots, list(panel.prompting), list(panel.origins)],
+        [
+            panel.task_id,
+            panel.metric,
+            panel.shots,
+            list(panel.fallback_shots),
+            list(panel.prompting),
+            list(panel.origins),
+        ],
     ).pl()
+    frame = _preferred_shots(frame, panel)
     if panel.wei_series_only:
         frame = frame.filter(pl.col("in_wei_figure"))
     if frame.height == 0:
@@ -259,6 +295,20 @@ def panel_points(con: duckdb.DuckDBPyConnection, panel: Panel) -> pl.DataFrame:
         keep = drawable.filter(pl.col("len") >= OBSSCALING_MIN_MODELS)["series"]
         frame = frame.filter(pl.col("series").is_in(keep.implode()) | (pl.col("origin") == "fresh"))
     return frame.sort("series", "train_flops", nulls_last=True)
+
+
+def _preferred_shots(frame: pl.DataFrame, panel: Panel) -> pl.DataFrame:
+    """Per family and origin, only the most preferred shot count it has: the panel's, else the
+    first fallback it has (a family is never drawn twice at two shot counts)."""
+    if not panel.fallback_shots or frame.height == 0:
+        return frame
+    preference = {shots: rank for rank, shots in enumerate(panel.fallback_shots, start=1)}
+    rank = (
+        pl.when(pl.col("shots").eq_missing(panel.shots))
+        .then(0)
+        .otherwise(pl.col("shots").replace_strict(preference, default=None, return_dtype=pl.Int64))
+    )
+    return frame.filter(rank == rank.min().over("family", "origin"))
 
 
 def _series_name(panel: Panel) -> pl.Expr:
@@ -272,12 +322,18 @@ def _series_name(panel: Panel) -> pl.Expr:
             .then(pl.format("{} (fresh)", pl.col("family")))
             .otherwise(pl.col("family"))
         )
+    if panel.fallback_shots:
+        name = (
+            pl.when(pl.col("shots").eq_missing(panel.shots))
+            .then(name)
+            .otherwise(pl.format("{} ({}-shot)", name, pl.col("shots")))
+        )
     return name.alias("series")
 
 
 def _mean_per_model(frame: pl.DataFrame) -> pl.DataFrame:
     """A model printed by two papers is drawn once, at their mean, citing both."""
-    return frame.group_by(["model_id", "prompting", "origin"], maintain_order=True).agg(
+    return frame.group_by(["model_id", "prompting", "origin", "shots"], maintain_order=True).agg(
         pl.col("label").first(),
         pl.col("family").first(),
         pl.col("train_flops").first(),
@@ -299,13 +355,21 @@ def panel_emergence(
     method = [p for p in panel.prompting if p != "standard"] or ["standard"]
     frame = con.execute(
         """
-        SELECT e.family, e.origin, e.prompting, e.classification, e.emergent_flops, e.emergent_params,
-               e.crossing_flops, m.label AS emergent_model_label
+        SELECT e.family, e.origin, e.prompting, e.shots, e.classification, e.emergent_flops,
+               e.emergent_params, e.crossing_flops, m.label AS emergent_model_label
         FROM emergence e LEFT JOIN models m ON m.model_id = e.emergent_model_id
-        WHERE e.task_id = ? AND e.metric = ? AND e.shots IS NOT DISTINCT FROM ?
+        WHERE e.task_id = ? AND e.metric = ?
+          AND (e.shots IS NOT DISTINCT FROM ? OR list_contains(?, e.shots))
           AND list_contains(?, e.prompting) AND list_contains(?, e.origin)
         """,
-        [panel.task_id, panel.metric, panel.shots, method, list(panel.origins)],
+        [
+            panel.task_id,
+            panel.metric,
+            panel.shots,
+            list(panel.fallback_shots),
+            method,
+            list(panel.origins),
+        ],
     ).pl()
     frame = frame.with_columns(_series_name(panel))
     return frame.filter(pl.col("series").is_in(points["series"].unique().implode()))
