@@ -140,7 +140,8 @@ CREATE TABLE IF NOT EXISTS emergence (
     reported_params     DOUBLE,
     agrees_with_reported BOOLEAN,
     method              VARCHAR NOT NULL,
-    note                VARCHAR
+    note                VARCHAR,
+    baseline_shots      INTEGER              -- augmented prompting: shots of the standard series compared with (the same, else the nearest)
 );
 
 -- lm-evaluation-harness v0.4 per-sample logs (samples_<task>_<timestamp>.jsonl), kept so a result can
@@ -175,3 +176,4 @@ ALTER TABLE results ADD COLUMN IF NOT EXISTS final_checkpoint BOOLEAN;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS source_commit VARCHAR;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS source_sha256 VARCHAR;
 ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS truncated BOOLEAN;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS baseline_shots INTEGER;
