@@ -522,6 +522,8 @@ def _points(deduped: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
         "value",
         "reference",
         "margin",
+        "n_examples",
+        "unit",
     ]
     return pl.concat([against_random.select(columns), against_baseline.select(columns)])
 
@@ -553,12 +555,8 @@ def _baseline_shots(series: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Emergence rows for every series in `results` (the `results_with_scale` view's columns).
-
-    `results` needs INPUT_COLUMNS (others are ignored). A model reported by several papers in one
-    series counts once, at the mean of their values.
-    """
+def _series(results: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Deduplicated rows and one row per series: its id, reference, baseline shots and sign."""
     # Text keys as categories: the group-bys and joins below hash integers, not strings (half
     # the time at a million rows); the output casts them back to text.
     text_keys = [c for c in (*SERIES_KEY, "model_id") if results.schema[c] == pl.String]
@@ -583,6 +581,44 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
         .alias("has_reference"),
         pl.when(pl.col("higher_is_better").fill_null(True)).then(1.0).otherwise(-1.0).alias("sign"),
     )
+    return deduped, series
+
+
+def emergence_points(results: pl.DataFrame) -> pl.DataFrame:
+    """The points the rule reads, per series with a reference: SERIES_KEY, model_id, position i
+    (by scale), x (the series' axis), value, reference, excess, margin, n_examples, unit, sign.
+
+    For marts/uncertainty.py and marts/backtests.py: they resample or refit exactly these.
+    """
+    deduped, series = _series(results)
+    referenced = series.filter(pl.col("has_reference"))
+    usable, _ = _ordered_by_scale(_points(deduped, referenced), referenced)
+    return usable.join(referenced.select("series_id", *SERIES_KEY), on="series_id").select(
+        *(pl.col(c).cast(pl.String) if c != "shots" else pl.col(c) for c in SERIES_KEY),
+        "series_id",
+        pl.col("model_id").cast(pl.String),
+        "i",
+        "x",
+        "flops",
+        "params",
+        "value",
+        "reference",
+        "excess",
+        "margin",
+        "n_examples",
+        "unit",
+        "sign",
+    )
+
+
+def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Emergence rows for every series in `results` (the `results_with_scale` view's columns).
+
+    `results` needs INPUT_COLUMNS (others are ignored). A model reported by several papers in one
+    series counts once, at the mean of their values.
+    """
+    deduped, series = _series(results)
+    is_standard = pl.col("prompting") == STANDARD
     referenced = series.filter(pl.col("has_reference"))
     detected = _detect(_points(deduped, series), referenced)
     no_baseline_note = (

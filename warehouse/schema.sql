@@ -141,7 +141,36 @@ CREATE TABLE IF NOT EXISTS emergence (
     agrees_with_reported BOOLEAN,
     method              VARCHAR NOT NULL,
     note                VARCHAR,
-    baseline_shots      INTEGER              -- augmented prompting: shots of the standard series compared with (the same, else the nearest)
+    baseline_shots      INTEGER,             -- augmented prompting: shots of the standard series compared with (the same, else the nearest)
+    -- marts/uncertainty.py: the rule rerun on 400 binomial resamples of every point (seeded)
+    p_emergent          DOUBLE,              -- share of resamples classified emergent
+    p_smooth            DOUBLE,
+    p_never             DOUBLE,              -- share never above the reference
+    p_emergent_model    DOUBLE,              -- share emergent at this row's emergent model
+    confidence          DOUBLE,              -- share agreeing with `classification`
+    cannot_tell         BOOLEAN,             -- confidence < 0.8
+    scale_low           DOUBLE,              -- 5% quantile of the emergent model's scale (scale_axis units) over emergent resamples
+    scale_high          DOUBLE,              -- 95% quantile
+    -- marts/changepoint.py: flat-then-rising (hinge) fit, compared with the rule
+    changepoint_model_id VARCHAR,            -- first model on the rising part
+    changepoint_scale   DOUBLE,              -- its scale (scale_axis units)
+    changepoint_low     DOUBLE,              -- 5%-95% over the same resamples
+    changepoint_high    DOUBLE,
+    changepoint_steps_from_rule INTEGER      -- changepoint's model position minus the rule's emergent model's (emergent rows)
+);
+
+-- Per series and model: the probability that this model is the first that stays above the reference.
+CREATE TABLE IF NOT EXISTS emergence_first_model (
+    task_id             VARCHAR NOT NULL,
+    family              VARCHAR NOT NULL,
+    shots               INTEGER,
+    prompting           VARCHAR NOT NULL,
+    metric              VARCHAR NOT NULL,
+    origin              VARCHAR NOT NULL,
+    model_id            VARCHAR NOT NULL,
+    position            INTEGER NOT NULL,    -- 0 = smallest model of the series
+    scale               DOUBLE NOT NULL,     -- on the series' scale_axis
+    p_first             DOUBLE NOT NULL      -- share of resamples in which it is the first model that stays above
 );
 
 -- lm-evaluation-harness v0.4 per-sample logs (samples_<task>_<timestamp>.jsonl), kept so a result can
@@ -177,3 +206,16 @@ ALTER TABLE results ADD COLUMN IF NOT EXISTS source_commit VARCHAR;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS source_sha256 VARCHAR;
 ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS truncated BOOLEAN;
 ALTER TABLE emergence ADD COLUMN IF NOT EXISTS baseline_shots INTEGER;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS p_emergent DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS p_smooth DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS p_never DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS p_emergent_model DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS confidence DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS cannot_tell BOOLEAN;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS scale_low DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS scale_high DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_model_id VARCHAR;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_scale DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_low DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_high DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_steps_from_rule INTEGER;
