@@ -195,6 +195,46 @@ CREATE TABLE IF NOT EXISTS lmeval_examples (
     PRIMARY KEY (results_file, task_id, example_idx)
 );
 
+-- marts/backtests.py: every method's prediction for every model of a backtest series (fit on the
+-- models up to cutoff_scale, the rest held out).
+CREATE TABLE IF NOT EXISTS predictions (
+    task_id             VARCHAR NOT NULL,
+    family              VARCHAR NOT NULL,
+    shots               INTEGER,
+    prompting           VARCHAR NOT NULL,
+    metric              VARCHAR NOT NULL,
+    origin              VARCHAR NOT NULL,
+    method              VARCHAR NOT NULL,    -- log_linear | sigmoid | obsscaling_pc | best_so_far
+    model_id            VARCHAR NOT NULL,
+    position            INTEGER NOT NULL,    -- 0 = smallest model of the series
+    scale               DOUBLE NOT NULL,     -- on the series' scale axis (emergence.scale_axis)
+    cutoff_scale        DOUBLE NOT NULL,     -- largest scale the method was fitted on
+    held_out            BOOLEAN NOT NULL,
+    observed            DOUBLE NOT NULL,     -- percent
+    predicted           DOUBLE,
+    band_low            DOUBLE,              -- predicted ± 2 SE (line: prediction SE; sigmoid, PC: residual SD); NULL for best_so_far
+    band_high           DOUBLE
+);
+
+-- One row per backtest series and method.
+CREATE TABLE IF NOT EXISTS backtests (
+    task_id             VARCHAR NOT NULL,
+    family              VARCHAR NOT NULL,
+    shots               INTEGER,
+    prompting           VARCHAR NOT NULL,
+    metric              VARCHAR NOT NULL,
+    origin              VARCHAR NOT NULL,
+    method              VARCHAR NOT NULL,
+    cutoff_scale        DOUBLE NOT NULL,
+    n_fit               INTEGER NOT NULL,
+    n_held_out          INTEGER NOT NULL,
+    mae                 DOUBLE,              -- mean absolute error on the held-out models, points
+    predicted_emergent_model_id VARCHAR,     -- the rule applied to the predicted values
+    observed_emergent_model_id  VARCHAR,     -- emergence.emergent_model_id (emergent series)
+    observed_emergence_held_out BOOLEAN,     -- the observed emergent model is above the cutoff
+    emergence_steps_off INTEGER              -- predicted minus observed position, in models
+);
+
 -- Columns added after a warehouse may already exist: CREATE TABLE IF NOT EXISTS does not add them.
 ALTER TABLE results ADD COLUMN IF NOT EXISTS value_stderr DOUBLE;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS checkpoint_step INTEGER;
