@@ -1,6 +1,9 @@
 """Prediction backtests: could the emergence have been predicted from the smaller models?"""
 
+from datetime import date
+
 import dagster as dg
+import polars as pl
 
 from assets.automation import FOLLOWS_UPSTREAM
 from assets.metadata import table_metadata
@@ -15,6 +18,8 @@ from marts.backtests import (
     predictions,
 )
 from marts.emergent_scale import INPUT_COLUMNS, emergence_points
+from marts.forecasts import FORECAST_KEY, GRADE_SQL, new_forecasts
+from marts.forecasts import forecasts as make_forecasts
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
 
 GROUP = "emergence"
@@ -71,4 +76,49 @@ def prediction_backtests(
                 if row["mae"] is not None
             },
         }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["emergence"],
+    automation_condition=FOLLOWS_UPSTREAM,
+    description=(
+        "Pre-registered forecasts: for every registry model not yet evaluated, each method's "
+        "prediction on its tasks from the smaller models of its family, stored once with the date "
+        "it was made; when the model's fresh results arrive, the forecast is graded (observed, "
+        "abs_error, graded_on)."
+    ),
+    metadata=table_metadata("forecasts"),
+    kinds={"duckdb", "numpy"},
+    pool=WRITER_POOL,
+    code_version="1",
+)
+def forecasts(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, model_registry: pl.DataFrame
+) -> dg.MaterializeResult:
+    today = date.today()
+    with warehouse.get_connection() as con:
+        ensure_schema(con)
+        results = read_frame(
+            con,
+            f"SELECT {', '.join(INPUT_COLUMNS)} FROM results_with_scale "
+            "WHERE final_checkpoint IS NOT FALSE",
+        )
+        evaluated = set(
+            read_frame(con, "SELECT DISTINCT model_id FROM results WHERE origin = 'fresh'")[
+                "model_id"
+            ].to_list()
+        )
+        models = read_frame(con, "SELECT model_id, params, train_flops FROM models")
+        stored = read_frame(con, f"SELECT {', '.join(FORECAST_KEY)} FROM forecasts")
+        made = make_forecasts(emergence_points(results), model_registry, models, evaluated, today)
+        fresh = new_forecasts(made, stored)
+        with transaction(con):
+            replace_rows(con, "forecasts", fresh, where="FALSE")  # append: never replace
+            con.execute(GRADE_SQL, [today])
+        counts = con.execute("SELECT count(*), count(observed) FROM forecasts").fetchone()
+    context.log.info(f"forecasts: {fresh.height} new, {counts[0]} stored, {counts[1]} graded")
+    return dg.MaterializeResult(
+        metadata={"new": fresh.height, "stored": counts[0], "graded": counts[1]}
     )

@@ -235,6 +235,29 @@ CREATE TABLE IF NOT EXISTS backtests (
     emergence_steps_off INTEGER              -- predicted minus observed position, in models
 );
 
+-- marts/forecasts.py: pre-registered forecasts for registry models not yet evaluated. Rows are only
+-- ever added (a forecast is never replaced); grading fills observed / abs_error / graded_on.
+CREATE TABLE IF NOT EXISTS forecasts (
+    made_on             DATE NOT NULL,       -- when the forecast was made (before the evaluation)
+    model_id            VARCHAR NOT NULL,    -- the registry id (fresh results use it)
+    task_id             VARCHAR NOT NULL,
+    shots               INTEGER,
+    prompting           VARCHAR NOT NULL,
+    metric              VARCHAR NOT NULL,
+    basis_origin        VARCHAR NOT NULL,    -- origin of the series it was fitted on (literature | obsscaling | lmeval)
+    method              VARCHAR NOT NULL,    -- log_linear | sigmoid | best_so_far
+    family              VARCHAR NOT NULL,
+    scale_axis          VARCHAR NOT NULL,
+    scale               DOUBLE NOT NULL,     -- the registry model's scale on that axis
+    n_fit               INTEGER NOT NULL,    -- smaller models fitted
+    predicted           DOUBLE NOT NULL,     -- percent
+    band_low            DOUBLE,
+    band_high           DOUBLE,
+    observed            DOUBLE,              -- the fresh result, once evaluated
+    abs_error           DOUBLE,
+    graded_on           DATE
+);
+
 -- Columns added after a warehouse may already exist: CREATE TABLE IF NOT EXISTS does not add them.
 ALTER TABLE results ADD COLUMN IF NOT EXISTS value_stderr DOUBLE;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS checkpoint_step INTEGER;
