@@ -390,3 +390,33 @@ def backtest_summary(table: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("mae")
     )
+
+
+CHART_METHOD = "log_linear"  # drawn on the panels: what "extrapolating the smaller models" means
+
+
+def panel_predictions(con, panel, points: pl.DataFrame) -> pl.DataFrame:
+    """The panel's predicted curves from the cutoff on (CHART_METHOD), named like its series.
+
+    Columns: series, train_flops, params, predicted, band_low, band_high (marts/panel_chart.py
+    draws them dashed with a band). Empty when the panel has no backtest series.
+    """
+    if panel.task_id is None or points.height == 0:
+        return pl.DataFrame()
+    frame = con.execute(
+        """
+        SELECT model_id, family, origin, prompting, predicted, band_low, band_high
+        FROM predictions
+        WHERE task_id = ? AND metric = ? AND shots IS NOT DISTINCT FROM ? AND method = ?
+          AND scale >= cutoff_scale
+        """,
+        [panel.task_id, panel.metric, panel.shots, CHART_METHOD],
+    ).pl()
+    if frame.height == 0:
+        return pl.DataFrame()
+    drawn = points.select(
+        "model_id", "family", "origin", "prompting", "series", "train_flops", "params"
+    )
+    return frame.join(drawn, on=["model_id", "family", "origin", "prompting"]).select(
+        "series", "train_flops", "params", "predicted", "band_low", "band_high"
+    )
