@@ -33,7 +33,7 @@ class Breakpoints:
     high: np.ndarray
 
 
-def _best_break(excess: np.ndarray, lx: np.ndarray) -> np.ndarray:
+def best_break(excess: np.ndarray, lx: np.ndarray) -> np.ndarray:
     """Position of the first rising model for (..., S, n) excess; -1 where no rise fits."""
     n = lx.shape[-1]
     hinge = np.maximum(0.0, lx[:, None, :] - lx[:, : n - 1, None])  # (S, J, n)
@@ -53,8 +53,13 @@ def hinge_breakpoints(
     band: tuple[float, float] = (0.05, 0.95),
 ) -> Breakpoints:
     """The hinge fit on the point values (S, n) and its interval from replicates (R, S, n)."""
-    first = _best_break(excess, lx)
-    first_r = _best_break(replicates, lx)
+    return breakpoints(best_break(excess, lx), best_break(replicates, lx), lx, band)
+
+
+def breakpoints(
+    first: np.ndarray, first_r: np.ndarray, lx: np.ndarray, band: tuple[float, float] = (0.05, 0.95)
+) -> Breakpoints:
+    """Breakpoints from `best_break` on the point values (S,) and on the replicates (R, S)."""
     at = np.take_along_axis(
         np.broadcast_to(lx, first_r.shape + lx.shape[-1:]), np.maximum(first_r, 0)[..., None], -1
     )[..., 0]

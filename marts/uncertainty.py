@@ -28,13 +28,16 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from marts.changepoint import hinge_breakpoints
+from marts.changepoint import best_break, breakpoints
 from marts.emergent_scale import ASSUMED_N, MIN_MODELS, SERIES_KEY, STANDARD, Z
 
 REPLICATES = 400
 SEED = 2206_07682  # Wei et al.'s arXiv number
 CONFIDENCE = 0.8  # below: the lake says "cannot tell"
 BAND = (0.05, 0.95)
+# Replicates are drawn in chunks of about this many replicate × series × model cells (32 MB per
+# float64 array), so memory stays flat however many series a bucket holds.
+CHUNK_CELLS = 4_000_000
 NEVER, SMOOTH, EMERGENT = 0, 1, 2
 CLASS_NAMES = {NEVER: "never_above_random", SMOOTH: "smooth", EMERGENT: "emergent"}
 
@@ -136,14 +139,19 @@ def _bucket(
     percent = (bucket["unit"] == "percent").to_numpy().reshape(-1, n)
     measured = (bucket["prompting"] != STANDARD).to_numpy().reshape(-1, n)
     sd = margin / Z
-    drawn = _draw(rng, value, examples, percent, sd, replicates)
-    drawn_ref = np.where(
-        measured, _draw(rng, reference, examples, percent, sd, replicates), reference
-    )
-    excess_r = sign * (drawn - drawn_ref)
     excess = sign * (value - reference)
     code, k = classify(excess, margin, lx)
-    code_r, k_r = classify(excess_r, margin, lx)
+    step = max(1, CHUNK_CELLS // value.size)
+    chunks = []
+    for start in range(0, replicates, step):
+        size = min(step, replicates - start)
+        drawn = _draw(rng, value, examples, percent, sd, size)
+        drawn_ref = np.where(
+            measured, _draw(rng, reference, examples, percent, sd, size), reference
+        )
+        excess_r = sign * (drawn - drawn_ref)
+        chunks.append((*classify(excess_r, margin, lx), best_break(excess_r, lx)))
+    code_r, k_r, first_r = (np.concatenate(parts) for parts in zip(*chunks, strict=True))
     emergent_r = code_r == EMERGENT
     # where the first model that stays above is, per model
     p_first = (k_r[..., None] == np.arange(n)).mean(axis=0)
@@ -160,7 +168,7 @@ def _bucket(
         np.broadcast_to(lx, k_r.shape + (n,)), np.minimum(k_r, n - 1)[..., None], -1
     )[..., 0]
     low, high = _quantiles(np.where(emergent_r, at_k, np.nan))
-    change = hinge_breakpoints(excess, excess_r, lx)
+    change = breakpoints(best_break(excess, lx), first_r, lx, BAND)
     rule_k = np.where(code == EMERGENT, k, -1)
     return pl.DataFrame(
         {
