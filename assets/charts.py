@@ -10,6 +10,7 @@ import dagster as dg
 
 from assets.automation import FOLLOWS_UPSTREAM
 from assets.resources import Warehouse
+from marts.backtests import panel_predictions
 from marts.chart_files import inputs_hash, write_chart
 from marts.gallery import GalleryEntry, write_gallery
 from marts.loss_chart import loss_caption, loss_chart
@@ -78,11 +79,12 @@ def render_panel(con, panel: Panel) -> tuple[dict, bool, str]:
         return files, False, caption
     emergence = panel_emergence(con, panel, points)
     random_level = panel_random_level(con, panel)
+    predicted = panel_predictions(con, panel, points)
     files = write_chart(
-        lambda: panel_chart(points, emergence, spec, random_level),
+        lambda: panel_chart(points, emergence, spec, random_level, predicted),
         charts_dir(),
         panel.panel_id,
-        key=inputs_hash(points, emergence, spec, random_level),
+        key=inputs_hash(points, emergence, spec, random_level, predicted),
     )
     return files, True, panel_caption(points, emergence)
 
@@ -91,7 +93,7 @@ def _panel_asset(panel: Panel) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"chart_{panel.panel_id}",
         group_name=GROUP,
-        deps=["emergence"],
+        deps=["emergence", "prediction_backtests"],
         automation_condition=FOLLOWS_UPSTREAM,
         description=f"{panel.title}: {panel.subtitle}. Writes data/charts/{panel.panel_id}.html and .png.",
         kinds={"altair"},

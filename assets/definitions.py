@@ -17,6 +17,7 @@ from assets.evaluations import (
 )
 from assets.frames_io import FRAMES_IO_MANAGER, FramesIOManagerFactory
 from assets.lmeval import LMEVAL_ASSETS
+from assets.predictions import forecasts, prediction_backtests
 from assets.raw import literature_files, obsscaling_files
 from assets.resources import Warehouse
 from assets.staged import staged_lake
@@ -31,6 +32,8 @@ LAKE_ASSETS = [
     staged_lake,
     warehouse_tables,
     emergence,
+    prediction_backtests,
+    forecasts,
     *CHART_ASSETS,
 ]
 

@@ -6,7 +6,8 @@ from assets.automation import FOLLOWS_UPSTREAM
 from assets.metadata import table_metadata
 from assets.resources import Warehouse
 from assets.warehouse import WRITER_POOL
-from marts.emergent_scale import INPUT_COLUMNS, METHOD, compute_emergence
+from marts.emergent_scale import INPUT_COLUMNS, METHOD, compute_emergence, emergence_points
+from marts.uncertainty import add_uncertainty
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
 
 GROUP = "emergence"
@@ -20,13 +21,16 @@ GROUP = "emergence"
         "Per task x family x setting x metric x origin: emergent / smooth / never above random / "
         "too few points / no baseline; the emergent scale as the first model that stays above random "
         "and as an interpolated log-scale crossing (FLOPs and parameters) with its band; "
-        "breakthroughness; and Wei et al. Table 1's reported scale beside it with an agreement flag. "
+        "breakthroughness; and Wei et al. Table 1's reported scale beside it with an agreement flag; "
+        "from 400 binomial resamples, the probability of each classification, a band for the emergent "
+        "scale and a changepoint (hinge) fit with its interval (table emergence_first_model: the "
+        "probability that each model is the first that stays above). "
         f"Method: {METHOD}."
     ),
     metadata=table_metadata("emergence"),
     kinds={"duckdb", "polars"},
     pool=WRITER_POOL,
-    code_version="1",  # same output as before vectorising (tests/test_emergence_equivalence.py)
+    code_version="2",  # issue 10: uncertainty, changepoint, baseline_shots; smooth names no model
 )
 def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
@@ -40,9 +44,12 @@ def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mat
             f"SELECT {columns} FROM results_with_scale WHERE final_checkpoint IS NOT FALSE",
         )
         table1 = read_frame(con, "SELECT * FROM table1")
-        frame = compute_emergence(results, table1)
+        frame, first_model = add_uncertainty(
+            compute_emergence(results, table1), emergence_points(results)
+        )
         with transaction(con):
             replace_rows(con, "emergence", frame)
+            replace_rows(con, "emergence_first_model", first_model)
     counts = frame["classification"].value_counts().sort("classification")
     agreements = frame.filter(frame["reported_params"].is_not_null())
     context.log.info(f"emergence: {dict(counts.iter_rows())}")

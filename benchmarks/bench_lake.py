@@ -61,7 +61,7 @@ def stage_of(step_key: str) -> str:
         return "validate"
     if step_key.startswith(("warehouse_tables", "lmeval_examples")):
         return "warehouse"
-    if step_key.startswith("emergence"):
+    if step_key.startswith(("emergence", "prediction_backtests", "forecasts")):
         return "emergence"
     if step_key.startswith("chart"):
         return "charts"

@@ -38,16 +38,26 @@ import polars as pl
 
 Z = 2.0
 ASSUMED_N = 1000
-MIN_MARGIN = 1.0  # percentage points (or BLEU points)
+MIN_MARGIN = 1.0  # BLEU points, perplexity: units without a binomial SE
 MIN_MODELS = 3
+# On a percent scale a model counts as above only when it is at least this many points above: a
+# binomial SE at a zero floor is 0, and 1-2 points of exact match (Pythia 160M at 2.45% on 2-digit
+# multiplication, XGLM 7.5B at 1.55%) are 5 SEs above 0 at n = 1000 yet no sign that the ability
+# is there (issue 10 point 4; marts/uncertainty.py gives their probabilities).
+MIN_RISE_POINTS = 3.0
 AGREEMENT_PARAMS_TOLERANCE = 0.15  # computed and reported emergent models agree within 15% in size
 SERIES_KEY = ["task_id", "family", "shots", "prompting", "metric", "origin"]
 BASELINE_KEY = ["task_id", "family", "shots", "metric", "origin"]  # a series without its prompting
+# When no standard series has the method's shots (ObsScaling: GSM8K standard is 5-shot, chain of
+# thought 8- and 0-shot), the baseline is the standard series of the same task, family, metric and
+# origin with the nearest shot count (ties: the larger); `baseline_shots` records which.
+FALLBACK_KEY = ["task_id", "family", "metric", "origin"]
 STANDARD = "standard"
 METHOD = (
-    f"first model from which all larger are above reference + max({Z:g}·binomial SE, {MIN_MARGIN:g} pt); "
+    f"first model from which all larger are above reference + max({Z:g}·binomial SE, "
+    f"{MIN_RISE_POINTS:g} pt over a random level in percent, {MIN_MARGIN:g} otherwise); "
     f"n = {ASSUMED_N} when unknown; emergent if the smaller models are not above and the jump beats "
-    "their log-linear trend by more than the margin"
+    "their log-linear trend by more than the margin; smooth series carry no emergent model"
 )
 # The only columns of `results_with_scale` the detector reads (the emergence asset selects these).
 INPUT_COLUMNS = [
@@ -91,6 +101,7 @@ EMERGENCE_COLUMNS = [
     "agrees_with_reported",
     "method",
     "note",
+    "baseline_shots",
 ]
 
 
@@ -115,13 +126,17 @@ def _variance(level_percent: pl.Expr) -> pl.Expr:
 
 
 def binomial_margin_expr(level_percent: pl.Expr, n: pl.Expr) -> pl.Expr:
-    """Z standard errors of a proportion at `level_percent`, in percentage points."""
+    """Z standard errors of a proportion at `level_percent`, in points, at least MIN_RISE_POINTS."""
     se = (_variance(level_percent) / _examples(n)).sqrt() * 100.0
-    return pl.max_horizontal(Z * se, pl.lit(MIN_MARGIN))
+    return pl.max_horizontal(Z * se, pl.lit(MIN_RISE_POINTS))
 
 
 def difference_margin_expr(a_percent: pl.Expr, b_percent: pl.Expr, n: pl.Expr) -> pl.Expr:
-    """Z standard errors of the difference of two independent proportions, in points."""
+    """Z standard errors of the difference of two independent proportions, at least MIN_MARGIN.
+
+    No MIN_RISE_POINTS here: both prompts are measured, so the variance is never 0 (LaMDA's chain
+    of thought beats its standard prompt by 2.5 points at 68B, where Wei et al. see it emerge).
+    """
     se = ((_variance(a_percent) + _variance(b_percent)) / _examples(n)).sqrt() * 100.0
     return pl.max_horizontal(Z * se, pl.lit(MIN_MARGIN))
 
@@ -400,8 +415,8 @@ def _verdict(frame: pl.DataFrame) -> pl.DataFrame:
             )
         )
     )
-    has_emergent = ~too_few & ~never
-    has_band = has_emergent & ~at_smallest
+    has_emergent = pl.col("classification") == "emergent"  # smooth: no emergent scale (issue 7)
+    has_band = has_emergent
     return frame.select(
         "series_id",
         "n_models",
@@ -422,7 +437,7 @@ def _verdict(frame: pl.DataFrame) -> pl.DataFrame:
         pl.when(has_band).then(pl.col("emergent_flops")).alias("band_high_flops"),
         pl.when(has_band).then(pl.col("band_low_params")).alias("band_low_params"),
         pl.when(has_band).then(pl.col("emergent_params")).alias("band_high_params"),
-        pl.when(has_band)
+        pl.when(~too_few & ~never & ~at_smallest)
         .then(pl.col("predicted") * pl.col("sign") + pl.col("reference1"))
         .alias("trend_prediction"),
         "breakthroughness",
@@ -468,17 +483,31 @@ def _deduplicated(results: pl.DataFrame) -> pl.DataFrame:
 def _points(deduped: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
     """Each model's value against its reference: random level, or the baseline prompt's value."""
     standard = deduped.filter(pl.col("prompting") == STANDARD)
-    against_random = standard.filter(pl.col("random_level").is_not_null()).with_columns(
-        pl.col("random_level").alias("reference"),
-        pl.when(pl.col("unit") == "percent")
-        .then(binomial_margin_expr(pl.col("random_level"), pl.col("n_examples")))
-        .otherwise(pl.lit(MIN_MARGIN))
-        .alias("margin"),
+    against_random = (
+        standard.filter(pl.col("random_level").is_not_null())
+        .with_columns(
+            pl.col("random_level").alias("reference"),
+            pl.when(pl.col("unit") == "percent")
+            .then(binomial_margin_expr(pl.col("random_level"), pl.col("n_examples")))
+            .otherwise(pl.lit(MIN_MARGIN))
+            .alias("margin"),
+        )
+        .join(series.select(*SERIES_KEY, "series_id"), on=SERIES_KEY, nulls_equal=True)
     )
-    baseline = standard.select(*BASELINE_KEY, "model_id", pl.col("value").alias("reference"))
+    baseline = standard.select(
+        *FALLBACK_KEY,
+        pl.col("shots").alias("baseline_shots"),
+        "model_id",
+        pl.col("value").alias("reference"),
+    )
     against_baseline = (
         deduped.filter(pl.col("prompting") != STANDARD)
-        .join(baseline, on=[*BASELINE_KEY, "model_id"], nulls_equal=True)
+        .join(
+            series.select(*SERIES_KEY, "series_id", "baseline_shots"),
+            on=SERIES_KEY,
+            nulls_equal=True,
+        )
+        .join(baseline, on=[*FALLBACK_KEY, "baseline_shots", "model_id"], nulls_equal=True)
         .with_columns(
             difference_margin_expr(
                 pl.col("value"), pl.col("reference"), pl.col("n_examples")
@@ -486,27 +515,48 @@ def _points(deduped: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
         )
     )
     columns = [
-        *SERIES_KEY,
+        "series_id",
         "model_id",
         pl.col("train_flops").alias("flops"),
         "params",
         "value",
         "reference",
         "margin",
+        "n_examples",
+        "unit",
     ]
+    return pl.concat([against_random.select(columns), against_baseline.select(columns)])
+
+
+def _baseline_shots(series: pl.DataFrame) -> pl.DataFrame:
+    """Per augmented-prompting series: the shots of its standard baseline (see FALLBACK_KEY)."""
+    standard = series.filter(pl.col("prompting") == STANDARD).select(
+        *FALLBACK_KEY, pl.col("shots").alias("baseline_shots")
+    )
+    candidates = series.filter(pl.col("prompting") != STANDARD).join(
+        standard, on=FALLBACK_KEY, nulls_equal=True
+    )
     return (
-        pl.concat([against_random.select(columns), against_baseline.select(columns)])
-        .join(series.select(*SERIES_KEY, "series_id"), on=SERIES_KEY, nulls_equal=True)
-        .drop(SERIES_KEY)
+        candidates.with_columns(
+            (~pl.col("shots").eq_missing(pl.col("baseline_shots"))).alias("other_shots"),
+            (pl.col("shots") - pl.col("baseline_shots")).abs().alias("distance"),
+        )
+        .sort(
+            "series_id",
+            "other_shots",
+            "distance",
+            "baseline_shots",
+            descending=[False, False, False, True],
+            nulls_last=True,
+        )
+        .group_by("series_id", maintain_order=True)
+        .first()
+        .select("series_id", "baseline_shots", pl.lit(True).alias("has_baseline"))
     )
 
 
-def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Emergence rows for every series in `results` (the `results_with_scale` view's columns).
-
-    `results` needs INPUT_COLUMNS (others are ignored). A model reported by several papers in one
-    series counts once, at the mean of their values.
-    """
+def _series(results: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Deduplicated rows and one row per series: its id, reference, baseline shots and sign."""
     # Text keys as categories: the group-bys and joins below hash integers, not strings (half
     # the time at a million rows); the output casts them back to text.
     text_keys = [c for c in (*SERIES_KEY, "model_id") if results.schema[c] == pl.String]
@@ -522,12 +572,7 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
         )
         .with_row_index("series_id")
     )
-    standard_keys = series.filter(pl.col("prompting") == STANDARD).select(BASELINE_KEY).unique()
-    with_baseline = (
-        series.filter(pl.col("prompting") != STANDARD)
-        .join(standard_keys, on=BASELINE_KEY, how="semi", nulls_equal=True)
-        .select("series_id", pl.lit(True).alias("has_baseline"))
-    )
+    with_baseline = _baseline_shots(series)
     is_standard = pl.col("prompting") == STANDARD
     series = series.join(with_baseline, on="series_id", how="left").with_columns(
         pl.when(is_standard)
@@ -536,6 +581,44 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
         .alias("has_reference"),
         pl.when(pl.col("higher_is_better").fill_null(True)).then(1.0).otherwise(-1.0).alias("sign"),
     )
+    return deduped, series
+
+
+def emergence_points(results: pl.DataFrame) -> pl.DataFrame:
+    """The points the rule reads, per series with a reference: SERIES_KEY, model_id, position i
+    (by scale), x (the series' axis), value, reference, excess, margin, n_examples, unit, sign.
+
+    For marts/uncertainty.py and marts/backtests.py: they resample or refit exactly these.
+    """
+    deduped, series = _series(results)
+    referenced = series.filter(pl.col("has_reference"))
+    usable, _ = _ordered_by_scale(_points(deduped, referenced), referenced)
+    return usable.join(referenced.select("series_id", *SERIES_KEY), on="series_id").select(
+        *(pl.col(c).cast(pl.String) if c != "shots" else pl.col(c) for c in SERIES_KEY),
+        "series_id",
+        pl.col("model_id").cast(pl.String),
+        "i",
+        "x",
+        "flops",
+        "params",
+        "value",
+        "reference",
+        "excess",
+        "margin",
+        "n_examples",
+        "unit",
+        "sign",
+    )
+
+
+def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Emergence rows for every series in `results` (the `results_with_scale` view's columns).
+
+    `results` needs INPUT_COLUMNS (others are ignored). A model reported by several papers in one
+    series counts once, at the mean of their values.
+    """
+    deduped, series = _series(results)
+    is_standard = pl.col("prompting") == STANDARD
     referenced = series.filter(pl.col("has_reference"))
     detected = _detect(_points(deduped, series), referenced)
     no_baseline_note = (
@@ -549,7 +632,7 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
     )
     frame = pl.concat(
         [
-            referenced.select(*SERIES_KEY, "series_id", "random_level").join(
+            referenced.select(*SERIES_KEY, "series_id", "random_level", "baseline_shots").join(
                 detected, on="series_id"
             ),
             series.filter(~pl.col("has_reference")).select(
@@ -597,7 +680,7 @@ def _schema() -> dict[str, pl.DataType]:
         "reported_flops",
         "reported_params",
     }
-    ints = {"shots", "n_models"}
+    ints = {"shots", "n_models", "baseline_shots"}
     schema: dict[str, pl.DataType] = {}
     for column in EMERGENCE_COLUMNS:
         if column in floats:

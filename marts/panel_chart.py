@@ -491,8 +491,12 @@ def panel_chart(
     emergence: pl.DataFrame,
     spec: PanelSpec,
     random_level: float | None,
+    predictions: pl.DataFrame | None = None,
 ) -> alt.TopLevelMixin:
     """One Wei et al. panel: metric vs training FLOPs (log), a line per series, random and emergence rules.
+
+    `predictions` (marts/backtests.py `panel_predictions`): each series' extrapolation from the
+    models below its cutoff, drawn dashed with its band.
 
     Points that cannot sit on the axis are listed in a note instead of dropped.
     """
@@ -607,6 +611,7 @@ def panel_chart(
         )
 
     layers.extend(_emergence_layers(rule_rows, domain, axis))
+    layers.extend(_prediction_layers(predictions, axis, x, colour))
 
     plot = alt.layer(*layers).properties(width=PANEL_WIDTH, height=PLOT_HEIGHT)
     chart = alt.vconcat(
@@ -616,6 +621,25 @@ def panel_chart(
         title=chart_title(spec.title, f"{spec.subtitle} — {who_is_drawn(points)}"),
     )
     return configure(chart)
+
+
+def _prediction_layers(
+    predictions: pl.DataFrame | None, axis: ScaleAxis, x: alt.X, colour: alt.Color
+) -> list[alt.Chart]:
+    """Backtest predictions (issue 10): a dashed line per series from its cutoff, and a band."""
+    if predictions is None or predictions.is_empty():
+        return []
+    frame = predictions.filter(_on_axis(axis)).sort("series", axis)
+    base = alt.Chart(frame).encode(x=x, color=colour)
+    band = base.mark_area(opacity=0.12, clip=True).encode(y="band_low:Q", y2="band_high:Q")
+    line = base.mark_line(strokeDash=[5, 4], strokeWidth=1.8, clip=True).encode(
+        y="predicted:Q",
+        tooltip=[
+            alt.Tooltip("series:N", title="Series"),
+            alt.Tooltip("predicted:Q", title="Predicted from smaller models", format=".3~g"),
+        ],
+    )
+    return [band, line]
 
 
 def empty_panel_chart(

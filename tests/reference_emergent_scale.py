@@ -1,7 +1,14 @@
 """FROZEN reference: marts/emergent_scale.py as it was before vectorisation (commit debedc4).
 
 Kept only so that tests/test_emergence_equivalence.py can check the vectorised detector gives the
-same `emergence` table. Do not edit or import it from the lake.
+same `emergence` table. Do not import it from the lake. Edit it only to apply a deliberate rule
+change that the lake's detector also makes, each marked `DELIBERATE (issue ...)` below:
+
+1. (issue 10 point 4) against a random level in percent the margin is at least MIN_RISE_POINTS.
+2. (issue 7 point 7) a `smooth` series carries no emergent model, crossing or band.
+3. (issue 10) augmented prompting falls back to the standard series of the same task, family,
+   metric and origin with the nearest shots (ties: the larger) when none has the same shots; the
+   shots used are the new `baseline_shots` column.
 """
 
 from __future__ import annotations
@@ -15,12 +22,14 @@ Z = 2.0
 ASSUMED_N = 1000
 MIN_MARGIN = 1.0  # percentage points (or BLEU points)
 MIN_MODELS = 3
+MIN_RISE_POINTS = 3.0  # DELIBERATE (issue 10 point 4)
 AGREEMENT_PARAMS_TOLERANCE = 0.15  # computed and reported emergent models agree within 15% in size
 SERIES_KEY = ["task_id", "family", "shots", "prompting", "metric", "origin"]
-METHOD = (
-    f"first model from which all larger are above reference + max({Z:g}·binomial SE, {MIN_MARGIN:g} pt); "
+METHOD = (  # DELIBERATE: the text names the changed rules
+    f"first model from which all larger are above reference + max({Z:g}·binomial SE, "
+    f"{MIN_RISE_POINTS:g} pt over a random level in percent, {MIN_MARGIN:g} otherwise); "
     f"n = {ASSUMED_N} when unknown; emergent if the smaller models are not above and the jump beats "
-    "their log-linear trend by more than the margin"
+    "their log-linear trend by more than the margin; smooth series carry no emergent model"
 )
 
 EMERGENCE_COLUMNS = [
@@ -52,6 +61,7 @@ EMERGENCE_COLUMNS = [
     "agrees_with_reported",
     "method",
     "note",
+    "baseline_shots",  # DELIBERATE (issue 10): which standard series was the baseline
 ]
 
 
@@ -69,7 +79,7 @@ def binomial_margin(level_percent: float, n: int | None) -> float:
     """Z standard errors of a proportion at `level_percent`, in percentage points."""
     p = min(max(level_percent / 100.0, 0.0), 1.0)
     se = math.sqrt(p * (1 - p) / (n or ASSUMED_N)) * 100.0
-    return max(Z * se, MIN_MARGIN)
+    return max(Z * se, MIN_RISE_POINTS)  # DELIBERATE (issue 10 point 4): was MIN_MARGIN
 
 
 def difference_margin(a_percent: float, b_percent: float, n: int | None) -> float:
@@ -146,7 +156,7 @@ def detect(points: list[Point], *, higher_is_better: bool = True) -> dict:
     while k > 0 and above[k - 1]:
         k -= 1
     emergent = usable[k]
-    out.update(
+    scale = dict(
         emergent_model_id=emergent.model_id,
         emergent_flops=emergent.flops,
         emergent_params=emergent.params,
@@ -167,7 +177,7 @@ def detect(points: list[Point], *, higher_is_better: bool = True) -> dict:
     t = 1.0
     if e1 != e0:
         t = min(max(((threshold_lo + threshold_hi) / 2 - e0) / (e1 - e0), 0.0), 1.0)
-    out.update(
+    scale.update(
         crossing_flops=_log_interpolate(before.flops, emergent.flops, t),
         crossing_params=_log_interpolate(before.params, emergent.params, t),
         band_low_flops=before.flops,
@@ -182,6 +192,7 @@ def detect(points: list[Point], *, higher_is_better: bool = True) -> dict:
             if k == 1
             else f"trend of {k} smaller models predicts {predicted:+.1f}"
         )
+        out.update(scale)  # DELIBERATE (issue 7 point 7): only an emergent series has a scale
         out.update(
             classification="emergent",
             note="; ".join(notes + [trend_note + f", observed {excess[k]:+.1f} vs reference"]),
@@ -246,15 +257,24 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
         task_id, family, shots, prompting, metric, origin = key
         baseline = None
         baseline_prompting = None
+        baseline_shots = None
         if prompting != "standard":
-            baseline = deduped.filter(
+            standard = deduped.filter(
                 (pl.col("task_id") == task_id)
                 & (pl.col("family") == family)
                 & (pl.col("metric") == metric)
                 & (pl.col("origin") == origin)
                 & (pl.col("prompting") == "standard")
-                & (pl.col("shots").eq_missing(shots))
             )
+            # DELIBERATE (issue 10): the same shots, else the nearest (ties: the larger)
+            available = set(standard["shots"].to_list())
+            if shots in available:
+                baseline_shots = shots
+            elif shots is not None and available - {None}:
+                baseline_shots = min(available - {None}, key=lambda s: (abs(s - shots), -s))
+            elif available:
+                baseline_shots = max(available - {None}) if available - {None} else None
+            baseline = standard.filter(pl.col("shots").eq_missing(baseline_shots))
             baseline_prompting = "standard"
         random_level = series["random_level"][0]
         base_row = dict(
@@ -262,6 +282,7 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
             baseline_prompting=baseline_prompting,
             random_level=random_level if baseline is None else None,
             method=METHOD,
+            baseline_shots=baseline_shots if baseline is not None and baseline.height else None,
         )
         if baseline is None and random_level is None:
             rows.append(
@@ -320,7 +341,7 @@ def _schema() -> dict[str, pl.DataType]:
         "reported_flops",
         "reported_params",
     }
-    ints = {"shots", "n_models"}
+    ints = {"shots", "n_models", "baseline_shots"}
     schema: dict[str, pl.DataType] = {}
     for column in EMERGENCE_COLUMNS:
         if column in floats:

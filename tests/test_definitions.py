@@ -46,7 +46,7 @@ def test_layers_depend_in_order():
     assert parents("staged_lake") == {"literature_files", "obsscaling_files", "lmeval_files"}
     assert parents("results") == {"staged_lake"}
     assert {"results", "models", "table1", "task_metrics"} <= parents("emergence")
-    assert parents("chart_fig2g_mmlu") == {"emergence"}
+    assert parents("chart_fig2g_mmlu") == {"emergence", "prediction_backtests"}
     assert parents("fresh_results") == {"fresh_evaluation"}
     assert "fresh_results" in parents("emergence")
 

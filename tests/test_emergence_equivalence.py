@@ -5,6 +5,11 @@ implementation lets this test compare on any input, including the generated set 
 covers every classification, both scale axes, lower-is-better metrics, unstated shot counts,
 chain of thought with and without a baseline, models without a scale and duplicate reports).
 Floats may differ only by summation-order noise.
+
+Deliberate rule changes since (issue 7 point 7, issue 10 points 4 and 5) were applied to both, each
+marked `DELIBERATE` in the reference: the margin floor over a random level, no scale on a smooth
+series, the baseline-shots fallback. The columns added beside the rule (uncertainty,
+changepoint) are not the rule's and are tested in tests/test_emergence_uncertainty.py.
 """
 
 from __future__ import annotations
@@ -81,8 +86,26 @@ def test_same_emergence_on_a_generated_set(generated):
     assert set(actual["scale_axis"]) == {"train_flops", "params"}
     assert notes.str.contains("without a known scale left out").any()
     assert notes.str.contains("trend flat").any() and notes.str.contains("predicts").any()
-    assert notes.str.contains("no standard-prompting series").any()
     assert actual.filter(pl.col("shots").is_null() & (pl.col("prompting") != "standard")).height
+    # the baseline-shots fallback is reached, and smooth series carry no scale
+    fallback = actual.filter(~pl.col("baseline_shots").eq_missing(pl.col("shots")))
+    assert fallback.filter(pl.col("baseline_shots").is_not_null()).height
+    assert actual.filter(pl.col("classification") == "smooth")[
+        "emergent_model_id"
+    ].null_count() == (actual.filter(pl.col("classification") == "smooth").height)
+
+
+def test_same_emergence_without_any_standard_series(generated):
+    """No standard prompt at all for a family: `no_baseline`, in both implementations."""
+    results, table1 = generated
+    augmented = results.filter(pl.col("prompting") != "standard").row(0, named=True)
+    same_family = (pl.col("task_id") == augmented["task_id"]) & (
+        pl.col("family") == augmented["family"]
+    )
+    without = results.filter(~(same_family & (pl.col("prompting") == "standard")))
+    actual = _assert_same_emergence(without, table1)
+    notes = actual.filter(same_family & (pl.col("prompting") != "standard"))["note"]
+    assert notes.str.contains("no standard-prompting series").all()
 
 
 def test_a_changed_value_changes_the_result(generated):

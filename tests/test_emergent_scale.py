@@ -9,7 +9,7 @@ import pytest
 
 from marts.emergent_scale import (
     ASSUMED_N,
-    MIN_MARGIN,
+    MIN_RISE_POINTS,
     Point,
     binomial_margin,
     breakthroughness,
@@ -50,7 +50,8 @@ def test_steady_rise_predicted_by_trend_is_smooth():
 def test_above_random_from_the_smallest_model_is_smooth_not_emergent():
     out = detect(series([40.0, 50.0, 60.0]))
     assert out["classification"] == "smooth"
-    assert out["emergent_model_id"] == "m0"
+    assert "emergent_model_id" not in out  # a smooth series has no emergent scale (issue 7)
+    assert "crossing_flops" not in out
 
 
 def test_never_above_random_and_dip_at_largest():
@@ -82,7 +83,7 @@ def test_lower_is_better_metrics_flip_direction():
 def test_binomial_margin_uses_n_and_floor():
     assert math.isclose(binomial_margin(50.0, 100), 2 * math.sqrt(0.25 / 100) * 100)
     assert math.isclose(binomial_margin(50.0, None), 2 * math.sqrt(0.25 / ASSUMED_N) * 100)
-    assert binomial_margin(0.0, 10_000) == MIN_MARGIN
+    assert binomial_margin(0.0, 10_000) == MIN_RISE_POINTS
 
 
 def test_breakthroughness_matches_bigbench_definition():
@@ -179,3 +180,71 @@ def test_each_series_is_detected_as_if_alone(literature_emergence):
         assert alone.drop("reported_flops", "reported_params", "agrees_with_reported").equals(
             together
         )
+
+
+def _frame(rows: list[dict]) -> pl.DataFrame:
+    """INPUT_COLUMNS rows: defaults for one percent-scale series with chance 0."""
+    base = {
+        "task_id": "t",
+        "family": "F",
+        "shots": 2,
+        "prompting": "standard",
+        "metric": "exact_str_match",
+        "origin": "obsscaling",
+        "unit": "percent",
+        "n_examples": None,
+        "train_flops": None,
+        "random_level": 0.0,
+        "higher_is_better": True,
+    }
+    return pl.DataFrame(
+        [{**base, **r} for r in rows],
+        schema_overrides={"n_examples": pl.Int64, "train_flops": pl.Float64, "shots": pl.Int64},
+    )
+
+
+def test_one_or_two_points_over_a_zero_floor_do_not_make_a_model_emergent():
+    """Pythia on 2-digit multiplication (ObsScaling): 160M at 2.45% is not where it emerges."""
+    values = [0.7, 2.45, 2.55, 3.0, 4.85, 17.3, 17.8, 18.6]
+    sizes = [70e6, 160e6, 410e6, 1e9, 1.4e9, 2.8e9, 6.9e9, 12e9]
+    rows = [
+        {"model_id": f"pythia-{i}", "value": v, "params": p, "train_flops": 6 * p * 300e9}
+        for i, (v, p) in enumerate(zip(values, sizes, strict=True))
+    ]
+    row = compute_emergence(_frame(rows)).row(0, named=True)
+    assert row["margin"] == 3.0
+    assert row["emergent_model_id"] in {None, "pythia-4", "pythia-5"}
+    assert row["emergent_model_id"] != "pythia-1"
+    # XGLM: 0.2, 0.85, 0.25, 1.55 never leaves the floor
+    xglm = [
+        {"model_id": f"x{i}", "value": v, "params": 1e9 * (i + 1)}
+        for i, v in enumerate([0.2, 0.85, 0.25, 1.55])
+    ]
+    assert (
+        compute_emergence(_frame(xglm)).row(0, named=True)["classification"] == "never_above_random"
+    )
+
+
+def test_chain_of_thought_falls_back_to_the_nearest_standard_shots():
+    """ObsScaling GSM8K: standard is 5-shot, chain of thought 8-shot and 0-shot."""
+    sizes = [1e9, 7e9, 13e9, 70e9]
+    standard = [5.0, 6.0, 7.0, 8.0]
+    cot = [5.0, 6.5, 15.0, 30.0]
+    rows = [
+        {"model_id": f"m{i}", "params": p, "value": v, "shots": 5}
+        for i, (p, v) in enumerate(zip(sizes, standard, strict=True))
+    ] + [
+        {"model_id": f"m{i}", "params": p, "value": v, "shots": s, "prompting": "chain_of_thought"}
+        for s in (0, 8)
+        for i, (p, v) in enumerate(zip(sizes, cot, strict=True))
+    ]
+    out = compute_emergence(_frame(rows)).filter(pl.col("prompting") == "chain_of_thought")
+    assert out["baseline_shots"].to_list() == [5, 5]
+    assert out["classification"].to_list() == ["emergent", "emergent"]
+    assert out["emergent_model_id"].to_list() == ["m2", "m2"]
+    # a standard series with the same shots wins over the nearer fallback
+    same = _frame([*rows, *({**r, "shots": 8} for r in rows if r["shots"] == 5)])
+    eight = compute_emergence(same).filter(
+        (pl.col("prompting") == "chain_of_thought") & (pl.col("shots") == 8)
+    )
+    assert eight["baseline_shots"].to_list() == [8]

@@ -152,7 +152,7 @@ def test_kojima_sizes_are_their_own_model_ids_and_each_series_says_its_mapping(l
         (1, "emergent", "gpt3-13b", True),  # 3-digit addition, few-shot: 13B as printed
         (2, "emergent", "gpt3-175b", True),  # 4-digit addition, few-shot: 175B as printed
         (20, "emergent", "gpt3-davinci-kojima", True),  # zero-shot CoT on MultiArith: 175B
-        (16, "smooth", "t5-base", False),  # DSI beats chance at every size (see the row's note)
+        (16, "smooth", None, False),  # DSI beats chance at every size: smooth, no scale (issue 7)
     ],
 )
 def test_table1_rows_are_recomputed_from_the_new_curves(
@@ -255,7 +255,7 @@ def test_post_training_series_classify_against_the_standard_prompt(literature, o
     assert overall["Llama"] == ("emergent", "huggyllama/llama-30b")
     assert overall["Qwen"] == ("emergent", "Qwen/Qwen-72B")
     assert overall["Pythia"] == ("never_above_random", None)
-    assert overall["Llama-2"] == ("smooth", "meta-llama/Llama-2-7b-hf")
+    assert overall["Llama-2"] == ("smooth", None)  # a smooth series names no model (issue 7)
 
 
 def _mirror_copy(tmp_path: Path, *, tamper: bool, with_post_training: bool = True) -> Path:
@@ -351,7 +351,7 @@ def test_trust_and_table1_arrive_in_the_warehouse(lake_run):
     assert table1 == [
         (1, "gpt3-13b", True),
         (2, "gpt3-175b", True),
-        (16, "t5-base", False),
+        (16, None, False),
         (20, "gpt3-davinci-kojima", True),
     ]
     assert post > 100

@@ -140,7 +140,37 @@ CREATE TABLE IF NOT EXISTS emergence (
     reported_params     DOUBLE,
     agrees_with_reported BOOLEAN,
     method              VARCHAR NOT NULL,
-    note                VARCHAR
+    note                VARCHAR,
+    baseline_shots      INTEGER,             -- augmented prompting: shots of the standard series compared with (the same, else the nearest)
+    -- marts/uncertainty.py: the rule rerun on 400 binomial resamples of every point (seeded)
+    p_emergent          DOUBLE,              -- share of resamples classified emergent
+    p_smooth            DOUBLE,
+    p_never             DOUBLE,              -- share never above the reference
+    p_emergent_model    DOUBLE,              -- share emergent at this row's emergent model
+    confidence          DOUBLE,              -- share agreeing with `classification`
+    cannot_tell         BOOLEAN,             -- confidence < 0.8
+    scale_low           DOUBLE,              -- 5% quantile of the emergent model's scale (scale_axis units) over emergent resamples
+    scale_high          DOUBLE,              -- 95% quantile
+    -- marts/changepoint.py: flat-then-rising (hinge) fit, compared with the rule
+    changepoint_model_id VARCHAR,            -- first model on the rising part
+    changepoint_scale   DOUBLE,              -- its scale (scale_axis units)
+    changepoint_low     DOUBLE,              -- 5%-95% over the same resamples
+    changepoint_high    DOUBLE,
+    changepoint_steps_from_rule INTEGER      -- changepoint's model position minus the rule's emergent model's (emergent rows)
+);
+
+-- Per series and model: the probability that this model is the first that stays above the reference.
+CREATE TABLE IF NOT EXISTS emergence_first_model (
+    task_id             VARCHAR NOT NULL,
+    family              VARCHAR NOT NULL,
+    shots               INTEGER,
+    prompting           VARCHAR NOT NULL,
+    metric              VARCHAR NOT NULL,
+    origin              VARCHAR NOT NULL,
+    model_id            VARCHAR NOT NULL,
+    position            INTEGER NOT NULL,    -- 0 = smallest model of the series
+    scale               DOUBLE NOT NULL,     -- on the series' scale_axis
+    p_first             DOUBLE NOT NULL      -- share of resamples in which it is the first model that stays above
 );
 
 -- lm-evaluation-harness v0.4 per-sample logs (samples_<task>_<timestamp>.jsonl), kept so a result can
@@ -165,6 +195,69 @@ CREATE TABLE IF NOT EXISTS lmeval_examples (
     PRIMARY KEY (results_file, task_id, example_idx)
 );
 
+-- marts/backtests.py: every method's prediction for every model of a backtest series (fit on the
+-- models up to cutoff_scale, the rest held out).
+CREATE TABLE IF NOT EXISTS predictions (
+    task_id             VARCHAR NOT NULL,
+    family              VARCHAR NOT NULL,
+    shots               INTEGER,
+    prompting           VARCHAR NOT NULL,
+    metric              VARCHAR NOT NULL,
+    origin              VARCHAR NOT NULL,
+    method              VARCHAR NOT NULL,    -- log_linear | sigmoid | obsscaling_pc | best_so_far
+    model_id            VARCHAR NOT NULL,
+    position            INTEGER NOT NULL,    -- 0 = smallest model of the series
+    scale               DOUBLE NOT NULL,     -- on the series' scale axis (emergence.scale_axis)
+    cutoff_scale        DOUBLE NOT NULL,     -- largest scale the method was fitted on
+    held_out            BOOLEAN NOT NULL,
+    observed            DOUBLE NOT NULL,     -- percent
+    predicted           DOUBLE,
+    band_low            DOUBLE,              -- predicted ± 2 SE (line: prediction SE; sigmoid, PC: residual SD); NULL for best_so_far
+    band_high           DOUBLE
+);
+
+-- One row per backtest series and method.
+CREATE TABLE IF NOT EXISTS backtests (
+    task_id             VARCHAR NOT NULL,
+    family              VARCHAR NOT NULL,
+    shots               INTEGER,
+    prompting           VARCHAR NOT NULL,
+    metric              VARCHAR NOT NULL,
+    origin              VARCHAR NOT NULL,
+    method              VARCHAR NOT NULL,
+    cutoff_scale        DOUBLE NOT NULL,
+    n_fit               INTEGER NOT NULL,
+    n_held_out          INTEGER NOT NULL,
+    mae                 DOUBLE,              -- mean absolute error on the held-out models, points
+    predicted_emergent_model_id VARCHAR,     -- the rule applied to the predicted values
+    observed_emergent_model_id  VARCHAR,     -- emergence.emergent_model_id (emergent series)
+    observed_emergence_held_out BOOLEAN,     -- the observed emergent model is above the cutoff
+    emergence_steps_off INTEGER              -- predicted minus observed position, in models
+);
+
+-- marts/forecasts.py: pre-registered forecasts for registry models not yet evaluated. Rows are only
+-- ever added (a forecast is never replaced); grading fills observed / abs_error / graded_on.
+CREATE TABLE IF NOT EXISTS forecasts (
+    made_on             DATE NOT NULL,       -- when the forecast was made (before the evaluation)
+    model_id            VARCHAR NOT NULL,    -- the registry id (fresh results use it)
+    task_id             VARCHAR NOT NULL,
+    shots               INTEGER,
+    prompting           VARCHAR NOT NULL,
+    metric              VARCHAR NOT NULL,
+    basis_origin        VARCHAR NOT NULL,    -- origin of the series it was fitted on (literature | obsscaling | lmeval)
+    method              VARCHAR NOT NULL,    -- log_linear | sigmoid | best_so_far
+    family              VARCHAR NOT NULL,
+    scale_axis          VARCHAR NOT NULL,
+    scale               DOUBLE NOT NULL,     -- the registry model's scale on that axis
+    n_fit               INTEGER NOT NULL,    -- smaller models fitted
+    predicted           DOUBLE NOT NULL,     -- percent
+    band_low            DOUBLE,
+    band_high           DOUBLE,
+    observed            DOUBLE,              -- the fresh result, once evaluated
+    abs_error           DOUBLE,
+    graded_on           DATE
+);
+
 -- Columns added after a warehouse may already exist: CREATE TABLE IF NOT EXISTS does not add them.
 ALTER TABLE results ADD COLUMN IF NOT EXISTS value_stderr DOUBLE;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS checkpoint_step INTEGER;
@@ -175,3 +268,17 @@ ALTER TABLE results ADD COLUMN IF NOT EXISTS final_checkpoint BOOLEAN;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS source_commit VARCHAR;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS source_sha256 VARCHAR;
 ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS truncated BOOLEAN;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS baseline_shots INTEGER;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS p_emergent DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS p_smooth DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS p_never DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS p_emergent_model DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS confidence DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS cannot_tell BOOLEAN;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS scale_low DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS scale_high DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_model_id VARCHAR;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_scale DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_low DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_high DOUBLE;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_steps_from_rule INTEGER;
