@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import pandera.polars as pa
 
+from sources.metric_registry import all_metrics, units
+
 PROMPTING_METHODS = ["standard", "chain_of_thought"]
-UNITS = ["percent", "bleu", "nats", "nats_per_token", "perplexity"]
+UNITS = units()  # the metric registry's units (sources/metrics.yaml)
+METRICS = sorted(all_metrics())
 ORIGINS = ["literature", "obsscaling", "fresh", "lmeval"]
 MODEL_ORIGINS = ["literature", "obsscaling", "registry", "lmeval"]
 FLOPS_BASES = ["published", "printed_by_wei", "estimated_6nd", "hardware_estimate", "missing"]
@@ -71,7 +74,7 @@ class TasksSchema(pa.DataFrameModel):
 
 class TaskMetricsSchema(pa.DataFrameModel):
     task_id: str
-    metric: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    metric: str = pa.Field(isin=METRICS)  # known to the metric registry
     unit: str = pa.Field(isin=UNITS)
     higher_is_better: bool
     random_level: float = pa.Field(nullable=True)
