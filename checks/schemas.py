@@ -111,6 +111,7 @@ class ResultsSchema(pa.DataFrameModel):
     final_checkpoint: bool | None = pa.Field(nullable=True)
     source_commit: str | None = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{40}$")
     source_sha256: str | None = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{64}$")
+    rescored_from_run: str | None = pa.Field(nullable=True, str_length={"min_value": 1})
 
     class Config:
         strict = True
@@ -153,6 +154,7 @@ class EvalExamplesSchema(pa.DataFrameModel):
     correct: bool
     target_logprob: float = pa.Field(le=0)
     target_tokens: int = pa.Field(ge=1)
+    end_logprob: float | None = pa.Field(nullable=True, le=0)
 
     class Config:
         strict = False  # choice_logprobs is a list column; checked by type in DuckDB

@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS results (
     final_checkpoint    BOOLEAN,             -- false for an intermediate checkpoint: size-axis series keep rows where this IS NOT FALSE
     source_commit       VARCHAR,             -- commit of the upstream repository the file was read at, where pinned
     source_sha256       VARCHAR,             -- sha256 of the source file's bytes
+    rescored_from_run   VARCHAR,             -- re-scored rows (marts/rescore.py): the evaluation run whose eval_examples they were computed from
     PRIMARY KEY (model_id, task_id, setting, prompting, metric, citation)
 );
 
@@ -109,6 +110,9 @@ CREATE TABLE IF NOT EXISTS eval_examples (
     target_tokens       INTEGER NOT NULL,
     choice_logprobs     DOUBLE[],            -- multiple choice: log p(choice | context) per choice
     truncated           BOOLEAN,             -- the prompt was cut from the left to fit the model's context window
+    target_token_logprobs DOUBLE[],          -- log p(target token i | context, earlier target tokens), nats; sums to target_logprob
+    end_logprob         DOUBLE,              -- generative: log p(the next token ends the answer | context, target) (sources/evaluation/answer_end.py)
+    choice_scores       DOUBLE[],            -- multiple choice: BIG-bench target_scores per option, in choice_logprobs' order
     PRIMARY KEY (run_id, task_id, example_idx)
 );
 
@@ -175,3 +179,7 @@ ALTER TABLE results ADD COLUMN IF NOT EXISTS final_checkpoint BOOLEAN;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS source_commit VARCHAR;
 ALTER TABLE results ADD COLUMN IF NOT EXISTS source_sha256 VARCHAR;
 ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS truncated BOOLEAN;
+ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS target_token_logprobs DOUBLE[];
+ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS end_logprob DOUBLE;
+ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS choice_scores DOUBLE[];
+ALTER TABLE results ADD COLUMN IF NOT EXISTS rescored_from_run VARCHAR;
