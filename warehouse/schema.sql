@@ -183,3 +183,23 @@ ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS target_token_logprobs DOUBLE[
 ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS end_logprob DOUBLE;
 ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS choice_scores DOUBLE[];
 ALTER TABLE results ADD COLUMN IF NOT EXISTS rescored_from_run VARCHAR;
+
+-- Is it real? Per task x family x shots x origin with per-example data: emergence under the discrete
+-- metric and under the continuous re-scored metrics, and a verdict (marts/verdicts.py).
+CREATE TABLE IF NOT EXISTS verdicts (
+    task_id             VARCHAR NOT NULL,
+    family              VARCHAR NOT NULL,
+    shots               INTEGER,
+    origin              VARCHAR NOT NULL,
+    exact_metric        VARCHAR NOT NULL,    -- the discrete metric judged: exact_str_match | multiple_choice_grade | ...
+    exact_classification VARCHAR NOT NULL,   -- the detector's classification under it
+    emergent_exact      BOOLEAN NOT NULL,
+    emergent_continuous BOOLEAN NOT NULL,    -- emergent under at least one continuous metric
+    continuous_emergent VARCHAR NOT NULL,    -- comma list of continuous metrics classified emergent
+    continuous_smooth   VARCHAR NOT NULL,    -- ... classified smooth
+    continuous_undecided VARCHAR NOT NULL,   -- ... no_baseline | too_few_points | never_above_random
+    verdict             VARCHAR NOT NULL,    -- persists | metric_artefact | undetermined
+    evidence            VARCHAR NOT NULL,    -- why, with each metric's classification
+    n_models            INTEGER NOT NULL,
+    emergent_model_id   VARCHAR              -- under the discrete metric, where emergent
+);

@@ -36,6 +36,10 @@ def answer_end_ids(
     for token_id, text in enumerate(token_texts):
         if not text:
             continue
-        if any(text.startswith(stop) for stop in rule.stop_sequences) or run is not None and run.fullmatch(text[0]) is None:
+        if (
+            any(text.startswith(stop) for stop in rule.stop_sequences)
+            or run is not None
+            and run.fullmatch(text[0]) is None
+        ):
             ends.add(token_id)
     return sorted(i for i in ends if 0 <= i < len(token_texts))
