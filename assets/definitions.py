@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets.automation import emergence_automation
 from assets.charts import CHART_ASSETS
+from assets.claims import CLAIMS_ASSETS
 from assets.emergence import emergence
 from assets.evaluations import (
     EVALUATION_ASSETS,
@@ -32,6 +33,7 @@ LAKE_ASSETS = [
     warehouse_tables,
     emergence,
     *CHART_ASSETS,
+    *CLAIMS_ASSETS,
 ]
 
 # The main job: every non-partitioned asset and its checks, in one process (no per-step imports).

@@ -91,7 +91,7 @@ class ResultsSchema(pa.DataFrameModel):
     shots: int = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 1000})
     prompting: str = pa.Field(isin=PROMPTING_METHODS)
     setting: str = pa.Field(str_length={"min_value": 1})
-    metric: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    metric: str = pa.Field(isin=METRICS)  # known to the metric registry
     value: float
     unit: str = pa.Field(isin=UNITS)
     n_examples: int = pa.Field(nullable=True, ge=1)

@@ -33,11 +33,11 @@ import duckdb
 import polars as pl
 
 from checks.schemas import ResultsSchema
-from checks.validation import raise_if_any, schema_problems
+from checks.validation import Problem, raise_if_any, schema_problems
 from marts.edit_distance import Sequences, levenshtein
 from sources.evaluation.run_types import ENGINE_VERSION
 from sources.evaluation.warehouse_columns import conform
-from sources.metric_registry import computed_by, metric
+from sources.metric_registry import computed_by, metric, unit_ranges
 from warehouse.store import ensure_schema, replace_rows, transaction
 
 RESCORE_CITATION = f"emergence-lake rescore {ENGINE_VERSION}"
@@ -59,7 +59,7 @@ WITH runs AS ({_RUNS_SQL}),
 ex AS (
     SELECT e.run_id, e.model_id, e.task_id, e.shots, e.example_idx, r.origin, r.source_file,
            e.target_logprob, e.target_tokens, e.end_logprob, e.target_token_logprobs,
-           e.choice_logprobs IS NULL AS generative,
+           (e.end_logprob IS NOT NULL OR e.choice_logprobs IS NULL) AS generative,
            e.choice_logprobs AS lps, e.choice_scores AS ys,
            list_max(e.choice_logprobs) AS top
     FROM eval_examples e
@@ -124,7 +124,7 @@ def edit_distances(
         """SELECT e.run_id, e.task_id, e.example_idx, e.model_id, e.prediction, e.target,
                   m.weights, m.revision
            FROM eval_examples e LEFT JOIN models m USING (model_id)
-           WHERE e.choice_logprobs IS NULL"""
+           WHERE e.end_logprob IS NOT NULL OR e.choice_logprobs IS NULL"""
     ).pl()
     texts = texts.join(examples.filter(pl.col("generative")).select(key), on=key, how="semi")
     parts = []
@@ -299,8 +299,30 @@ def rescore(
     examples = per_example(con)
     distances = edit_distances(con, examples, tokenizer_loader)
     rows = results_rows(rescore_frame(examples, distances))
-    raise_if_any(schema_problems(rows, ResultsSchema, table="results"))
+    raise_if_any(schema_problems(rows, ResultsSchema, table="results") + range_problems(rows))
     return rows
+
+
+def range_problems(rows: pl.DataFrame) -> list[Problem]:
+    """Values outside their unit's range (sources/metrics.yaml): corrupt stored examples."""
+    bounds = pl.DataFrame(
+        [{"unit": u, "low": lo, "high": hi} for u, (lo, hi) in unit_ranges().items()],
+        schema={"unit": pl.String, "low": pl.Float64, "high": pl.Float64},
+    )
+    bad = rows.join(bounds, on="unit", how="left").filter(
+        (pl.col("value") < pl.col("low")) | (pl.col("value") > pl.col("high"))
+    )
+    return [
+        Problem(
+            file=f"eval_examples of run {r['rescored_from_run']} ({r['task_id']})",
+            row=None,
+            column=r["metric"],
+            found=f"{r['value']:.6g} {r['unit']}",
+            expected=f"a value in [{r['low']}, {r['high']}] {r['unit']}",
+            rule="units",
+        )
+        for r in bad.to_dicts()
+    ]
 
 
 def write_rescored(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:

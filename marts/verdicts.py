@@ -171,3 +171,45 @@ def compute_verdicts(detector_rows: pl.DataFrame) -> pl.DataFrame:
         pl.col("n_models").cast(pl.Int64),
         "emergent_model_id",
     ).sort(SERIES, nulls_last=True)
+
+
+def verdicts_from_warehouse(con) -> pl.DataFrame:
+    """The verdicts of every series with re-scored metrics in the warehouse (size axis only)."""
+    from marts.rescore import chance_levels, per_example
+
+    columns = ", ".join([*INPUT_COLUMNS, "rescored_from_run"])
+    results = con.execute(
+        f"SELECT {columns} FROM results_with_scale WHERE final_checkpoint IS NOT FALSE"
+    ).pl()
+    if results.filter(pl.col("rescored_from_run").is_not_null()).height == 0:
+        return pl.DataFrame()
+    return compute_verdicts(detector_input(results, chance_levels(per_example(con))))
+
+
+def masking_points(con, verdicts: pl.DataFrame) -> pl.DataFrame:
+    """Per verdict series: each model's value under the discrete metric and every re-scored one."""
+    if verdicts.height == 0:
+        return pl.DataFrame()
+    series = verdicts.select(*SERIES, "exact_metric", "verdict")
+    results = con.execute(
+        """SELECT task_id, family, shots, origin, metric, model_id, value, unit, train_flops,
+                  params, rescored_from_run
+           FROM results_with_scale
+           WHERE final_checkpoint IS NOT FALSE AND prompting = 'standard'"""
+    ).pl()
+    joined = results.join(series, on=SERIES, nulls_equal=True)
+    picked = joined.filter(
+        (pl.col("metric") == pl.col("exact_metric")) | pl.col("rescored_from_run").is_not_null()
+    )
+    all_flops = pl.col("train_flops").is_not_null().all().over(SERIES)
+    return picked.with_columns(
+        pl.when(all_flops).then(pl.col("train_flops")).otherwise(pl.col("params")).alias("x"),
+        pl.when(all_flops)
+        .then(pl.lit("training FLOPs"))
+        .otherwise(pl.lit("parameters"))
+        .alias("x_title"),
+        pl.when(pl.col("metric") == pl.col("exact_metric"))
+        .then(0)
+        .otherwise(1)
+        .alias("panel_order"),
+    ).filter(pl.col("x").is_not_null())
