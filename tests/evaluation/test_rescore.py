@@ -200,6 +200,11 @@ def evaluated_warehouse(trained_model_dir: Path, lake_env: Path, monkeypatch) ->
         " 'registry', 'test')",
         [str(trained_model_dir)],
     )
+    con.execute(
+        "INSERT INTO task_metrics VALUES (?, 'exact_str_match', 'percent', true, 0.0, 'test'),"
+        " (?, 'multiple_choice_grade', 'percent', true, 10.0, 'test')",
+        [TRAINED_TASK, TRAINED_TASK],
+    )
     for table, frame in (("results", run.results), ("eval_examples", run.examples)):
         con.register("_frame", frame.to_arrow())
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frame")
@@ -283,9 +288,25 @@ def test_rescore_cli_and_asset_end_to_end(evaluated_warehouse: Path, capsys):
         == rows.height
     )
     verdict = con.execute("SELECT verdict, exact_classification, evidence FROM verdicts").fetchall()
+    readme_rows = con.execute(_readme_verdict_query()).fetchall()
     con.close()
+    assert len(readme_rows) == 1 and readme_rows[0][-2] == "undetermined"
     # One model is too few to call anything emergent: undetermined, and the evidence says why.
     assert verdict == [("undetermined", "too_few_points", verdict[0][2])]
     assert "too_few_points" in verdict[0][2]
     charts = list((evaluated_warehouse.parent / "charts").glob("masking_*.html"))
     assert len(charts) == 1
+
+
+def _readme_verdict_query() -> str:
+    """The verdict query of the README's "Metric artefacts" subsection, as written there."""
+    import re
+
+    from sources.paths import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    start = readme.index("### Metric artefacts")
+    end = readme.find("\n### ", start + 1)
+    end = readme.find("\n## ", start + 1) if end == -1 else end
+    (query,) = re.findall(r"```sql\n(.*?)```", readme[start:end], flags=re.S)
+    return query
