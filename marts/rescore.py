@@ -19,6 +19,11 @@ what the engine stored per example (sources/metrics.yaml lists each metric's uni
 - `correct_option_probability` and `brier_score`: options' log-probabilities normalised over the
   options; correct = the options with the highest target score; Brier = sum_j (p_j - score_j)^2.
 
+Sources: `eval_examples` (fresh and lab evaluations: every metric) and `lmeval_examples`
+(lm-evaluation-harness per-sample logs: multiple-choice samples, option metrics only; the harness
+logs no target token count nor an end log-probability). Each run's origin, setting, citation and
+checkpoint columns come from its own results rows.
+
 Per-example values are DuckDB list expressions over the examples table; edit distances run in
 marts/edit_distance.py (vectorised over examples). Rows go to `results` with
 `rescored_from_run` = the evaluation run they come from.
@@ -43,33 +48,71 @@ from warehouse.store import ensure_schema, replace_rows, transaction
 RESCORE_CITATION = f"emergence-lake rescore {ENGINE_VERSION}"
 RESCORED_METRICS = computed_by("rescore")
 RUN_KEY = ["run_id", "model_id", "task_id", "shots"]
+# Carried from the run's own results rows onto the re-scored rows (one value per run).
+CARRIED = [
+    "origin",
+    "citation",
+    "source_file",
+    "setting",
+    "checkpoint_step",
+    "tokens_seen",
+    "checkpoint_flops",
+    "checkpoint_flops_basis",
+    "final_checkpoint",
+]
+_CARRIED_SQL = ", ".join(f"any_value({c}) AS {c}" for c in CARRIED)
 
-# The evaluation runs behind `eval_examples`: the engine writes results rows located
-# 'run <run_id> config <hash>'; their origin and source file carry over to the re-scored rows.
-_RUNS_SQL = """
-SELECT DISTINCT split_part(location, ' ', 2) AS run_id, model_id, task_id, shots, origin,
-       source_file
-FROM results
-WHERE location LIKE 'run % config %' AND rescored_from_run IS NULL
+# Fresh (and lab) evaluations: the engine writes results rows located 'run <run_id> config <hash>'.
+_ENGINE_EXAMPLES_SQL = f"""
+WITH runs AS (
+    SELECT split_part(location, ' ', 2) AS run_id, model_id, task_id, shots, {_CARRIED_SQL}
+    FROM results
+    WHERE location LIKE 'run % config %' AND rescored_from_run IS NULL
+    GROUP BY ALL
+)
+SELECT e.run_id, e.model_id, e.task_id, e.shots, e.example_idx, {", ".join(f"r.{c}" for c in CARRIED)},
+       e.target_logprob, e.target_tokens, e.end_logprob, e.target_token_logprobs,
+       (e.end_logprob IS NOT NULL OR e.choice_logprobs IS NULL) AS generative,
+       e.choice_logprobs AS lps, e.choice_scores AS ys
+FROM eval_examples e
+JOIN runs r USING (run_id, model_id, task_id, shots)
+"""
+
+# lm-evaluation-harness per-sample logs: multiple-choice samples only (the option log-likelihoods
+# and the gold option's index); the run is its results file. The harness logs no target token
+# count nor an end log-probability, so only the option metrics are re-scored from them.
+_LMEVAL_EXAMPLES_SQL = f"""
+WITH runs AS (
+    SELECT source_file AS run_id, model_id, task_id, shots, checkpoint_step AS step,
+           {_CARRIED_SQL}
+    FROM results
+    WHERE origin = 'lmeval' AND rescored_from_run IS NULL
+    GROUP BY ALL
+)
+SELECT e.results_file AS run_id, e.model_id, e.task_id, e.shots, e.example_idx,
+       {", ".join(f"r.{c}" for c in CARRIED)},
+       CAST(NULL AS DOUBLE) AS target_logprob, CAST(NULL AS INTEGER) AS target_tokens,
+       CAST(NULL AS DOUBLE) AS end_logprob, CAST(NULL AS DOUBLE[]) AS target_token_logprobs,
+       false AS generative, e.choice_logprobs AS lps,
+       list_transform(range(len(e.choice_logprobs)),
+                      k -> CASE WHEN k = TRY_CAST(e.target AS BIGINT) THEN 1.0 ELSE 0.0 END) AS ys
+FROM lmeval_examples e
+JOIN runs r ON r.run_id = e.results_file AND r.model_id = e.model_id AND r.task_id = e.task_id
+           AND r.shots IS NOT DISTINCT FROM e.shots AND r.step IS NOT DISTINCT FROM e.checkpoint_step
+WHERE e.choice_logprobs IS NOT NULL AND TRY_CAST(e.target AS BIGINT) BETWEEN 0 AND len(e.choice_logprobs) - 1
 """
 
 # One row per example: the per-example quantity of each metric (NULL where it does not apply).
 _PER_EXAMPLE_SQL = f"""
-WITH runs AS ({_RUNS_SQL}),
-ex AS (
-    SELECT e.run_id, e.model_id, e.task_id, e.shots, e.example_idx, r.origin, r.source_file,
-           e.target_logprob, e.target_tokens, e.end_logprob, e.target_token_logprobs,
-           (e.end_logprob IS NOT NULL OR e.choice_logprobs IS NULL) AS generative,
-           e.choice_logprobs AS lps, e.choice_scores AS ys,
-           list_max(e.choice_logprobs) AS top
-    FROM eval_examples e
-    JOIN runs r USING (run_id, model_id, task_id, shots)
+WITH ex AS (
+    SELECT *, list_max(lps) AS top
+    FROM (({_ENGINE_EXAMPLES_SQL}) UNION ALL BY NAME ({_LMEVAL_EXAMPLES_SQL}))
     {{where}}
 ),
 normalised AS (
     SELECT *, top + ln(list_sum(list_transform(lps, x -> exp(x - top)))) AS lse FROM ex
 )
-SELECT run_id, model_id, task_id, shots, example_idx, origin, source_file, generative,
+SELECT run_id, model_id, task_id, shots, example_idx, {", ".join(CARRIED)}, generative,
        exp(target_logprob + coalesce(end_logprob, 0)) AS p_exact,
        generative AND end_logprob IS NULL AS exact_is_bound,
        exp(target_logprob / nullif(target_tokens, 0)) AS p_token,
@@ -95,7 +138,7 @@ def per_example(con: duckdb.DuckDBPyConnection, run_ids: list[str] | None = None
     """Per-example quantities of every re-scored metric, for the runs given (all by default)."""
     if run_ids is None:
         return con.execute(_PER_EXAMPLE_SQL.format(where="")).pl()
-    sql = _PER_EXAMPLE_SQL.format(where="WHERE e.run_id IN (SELECT unnest(?))")
+    sql = _PER_EXAMPLE_SQL.format(where="WHERE run_id IN (SELECT unnest(?))")
     return con.execute(sql, [run_ids]).pl()
 
 
@@ -180,8 +223,7 @@ def _long(aggregated: pl.DataFrame) -> pl.DataFrame:
         parts.append(
             aggregated.select(
                 *RUN_KEY,
-                "origin",
-                "source_file",
+                *CARRIED,
                 pl.lit(name).alias("metric"),
                 pl.col(f"{name}__value").alias("value"),
                 pl.col(f"{name}__n").alias("n_examples"),
@@ -212,7 +254,7 @@ def rescore_frame(examples: pl.DataFrame, distances: pl.DataFrame) -> pl.DataFra
     generative = pl.col("generative")
     options = pl.col("p_correct").is_not_null()
     n_bound = (generative & pl.col("exact_is_bound")).sum()
-    aggregated = examples.group_by([*RUN_KEY, "origin", "source_file"], maintain_order=True).agg(
+    aggregated = examples.group_by([*RUN_KEY, *CARRIED], maintain_order=True).agg(
         (100 * pl.col("p_exact").mean()).alias("expected_exact_match__value"),
         pl.col("p_exact").count().alias("expected_exact_match__n"),
         pl.when(~generative.any())
@@ -278,11 +320,11 @@ def results_rows(long: pl.DataFrame) -> pl.DataFrame:
     """The `results` rows of re-scored metrics, with their provenance."""
     frame = long.with_columns(
         pl.lit("standard").alias("prompting"),
-        pl.format("{}-shot", pl.col("shots")).alias("setting"),
         pl.col("metric")
         .map_elements(lambda m: metric(m).unit, return_dtype=pl.String)
         .alias("unit"),
-        pl.lit(RESCORE_CITATION).alias("citation"),
+        # The original citation stays inside: re-scored rows are as unique as the run's own rows.
+        pl.format("{} of: {}", pl.lit(RESCORE_CITATION), pl.col("citation")).alias("citation"),
         pl.format("rescored from eval_examples of run {}", pl.col("run_id")).alias("location"),
         pl.lit(False).alias("in_wei_figure"),
         pl.col("run_id").alias("rescored_from_run"),

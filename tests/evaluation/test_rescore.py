@@ -86,7 +86,7 @@ def test_each_metric_on_hand_computed_examples(con):
     assert "characters" in notes["gen", "char_edit_distance"]
     # Provenance and registry units on every row.
     assert set(rows["rescored_from_run"]) == {"r1", "r2"}
-    assert set(rows["citation"]) == {RESCORE_CITATION}
+    assert set(rows["citation"]) == {f"{RESCORE_CITATION} of: {ENGINE}"}
     assert rows.filter(pl.col("task_id") == "gen")["location"][0] == (
         "rescored from eval_examples of run r1"
     )
@@ -310,3 +310,34 @@ def _readme_verdict_query() -> str:
     end = readme.find("\n## ", start + 1) if end == -1 else end
     (query,) = re.findall(r"```sql\n(.*?)```", readme[start:end], flags=re.S)
     return query
+
+
+def test_lmeval_samples_are_rescored_for_the_option_metrics(con):
+    """lm-eval per-sample logs: option metrics only, provenance and checkpoint from the run's rows."""
+    con.execute(
+        "INSERT INTO results (model_id, task_id, shots, prompting, setting, metric, value, unit,"
+        " origin, citation, location, source_file, in_wei_figure, checkpoint_step,"
+        " final_checkpoint) VALUES ('m1', 'piqa', 0, 'standard', '0-shot step 1000', 'accuracy',"
+        " 50, 'percent', 'lmeval', 'Pythia evals', 'results.json, piqa', 'results_x.json', false,"
+        " 1000, false)"
+    )
+    con.execute(
+        """INSERT INTO lmeval_examples (model_id, task_id, shots, checkpoint_step, example_idx,
+               target, choice_logprobs, results_file, source_file, source_row, source_sha256)
+           VALUES ('m1', 'piqa', 0, 1000, 0, '0', [ln(0.75), ln(0.25)], 'results_x.json', 's.jsonl',
+                   1, 'x'),
+                  ('m1', 'piqa', 0, 1000, 1, '1', [ln(0.5), ln(0.5)], 'results_x.json', 's.jsonl',
+                   2, 'x'),
+                  ('m1', 'piqa', 0, 1000, 2, 'nonsense', [ln(0.5), ln(0.5)], 'results_x.json',
+                   's.jsonl', 3, 'x')"""
+    )
+    rows = rescore(con, tokenizer_loader=None).filter(pl.col("task_id") == "piqa")
+    v = _values(rows)
+    assert set(v) == {("piqa", "correct_option_probability"), ("piqa", "brier_score")}
+    assert v["piqa", "correct_option_probability"] == pytest.approx(100 * (0.75 + 0.5) / 2)
+    assert v["piqa", "brier_score"] == pytest.approx((2 * 0.25**2 + 2 * 0.5**2) / 2)
+    assert rows["n_examples"].to_list() == [2, 2]  # the sample without an option index is left out
+    row = rows.row(0, named=True)
+    assert row["origin"] == "lmeval" and row["rescored_from_run"] == "results_x.json"
+    assert row["setting"] == "0-shot step 1000" and row["checkpoint_step"] == 1000
+    assert row["final_checkpoint"] is False
