@@ -4,6 +4,7 @@ Thin asset bodies; the logic is in marts/rescore.py, marts/verdicts.py and marts
 """
 
 import dagster as dg
+import duckdb
 import polars as pl
 
 from assets.automation import FOLLOWS_UPSTREAM
@@ -12,7 +13,13 @@ from assets.resources import Warehouse
 from assets.warehouse import WRITER_POOL
 from marts.chart_files import inputs_hash, write_chart
 from marts.masking_chart import chart_stem, masking_chart
-from marts.rescore import RESCORED_METRICS, rescore_into
+from marts.rescore import (
+    RESCORED_METRICS,
+    rescore,
+    rescore_into,
+    same_rows,
+    write_rescored,
+)
 from marts.verdicts import masking_points, verdicts_from_warehouse
 from sources.paths import charts_dir
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
@@ -36,13 +43,29 @@ GROUP = "claims"
 def rescored_metrics(
     context: dg.AssetExecutionContext, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    with warehouse.get_connection() as con:
-        rows = rescore_into(con)
+    # Computed on a read-only connection; a write session (a copy of the warehouse, published on
+    # exit) only when the rows differ from those stored: nothing to write costs nothing. Writers
+    # share the duckdb_writer pool, so nothing changes the examples between the read and the write.
+    try:
+        with warehouse.get_connection(read_only=True) as con:
+            rows = rescore(con)
+            unchanged = same_rows(con, "results", "rescored_from_run IS NOT NULL", rows)
+    except duckdb.Error:  # a warehouse from before the re-scoring columns: the write adds them
+        rows, unchanged = None, False
+    if not unchanged:
+        with warehouse.get_connection() as con:
+            if rows is None:
+                rows = rescore_into(con)
+            else:
+                ensure_schema(con)
+                with transaction(con):
+                    write_rescored(con, rows)
     counts = rows.group_by("metric").len().sort("metric")
     context.log.info(f"rescored: {dict(counts.iter_rows())}")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows.height,
+            "written": not unchanged,
             "runs": rows["rescored_from_run"].n_unique(),
             **{f"n_{metric}": n for metric, n in counts.iter_rows()},
         }
@@ -64,15 +87,22 @@ def rescored_metrics(
     code_version="1",
 )
 def verdicts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    with warehouse.get_connection() as con:
-        ensure_schema(con)
+    with warehouse.get_connection(read_only=True) as con:
         frame = verdicts_from_warehouse(con)
-        with transaction(con):
-            replace_rows(con, "verdicts", frame)
+        unchanged = same_rows(con, "verdicts", "TRUE", frame)
+    if not unchanged:
+        with warehouse.get_connection() as con:
+            ensure_schema(con)
+            with transaction(con):
+                replace_rows(con, "verdicts", frame)
     counts = dict(frame["verdict"].value_counts().iter_rows()) if frame.height else {}
     context.log.info(f"verdicts: {counts}")
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": frame.height, **{f"n_{k}": v for k, v in counts.items()}}
+        metadata={
+            "dagster/row_count": frame.height,
+            "written": not unchanged,
+            **{f"n_{k}": v for k, v in counts.items()},
+        }
     )
 
 

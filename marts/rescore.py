@@ -367,6 +367,26 @@ def range_problems(rows: pl.DataFrame) -> list[Problem]:
     ]
 
 
+def same_rows(con: duckdb.DuckDBPyConnection, table: str, where: str, frame: pl.DataFrame) -> bool:
+    """Whether `table`'s rows selected by `where` (a fixed condition) are exactly `frame`'s rows.
+
+    Lets an asset skip a write session (a copy of the warehouse) when nothing changed.
+    """
+    try:
+        stored = con.execute(f"SELECT * FROM {table} WHERE {where}").pl()
+    except duckdb.Error:  # an older warehouse without the table or column: write
+        return False
+    if frame.height == 0 or stored.height == 0:
+        return frame.height == stored.height
+    if set(stored.columns) != set(frame.columns):
+        return False
+    columns = sorted(frame.columns)
+    key = [c for c in columns if not isinstance(frame.schema[c], pl.List)]
+    a = stored.select(columns).sort(key, nulls_last=True)
+    b = frame.select(columns).cast(a.schema, strict=False).sort(key, nulls_last=True)
+    return a.equals(b)
+
+
 def write_rescored(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
     """Replace every re-scored row (call inside a transaction): a full recompute each time."""
     replace_rows(con, "results", rows, where="rescored_from_run IS NOT NULL")

@@ -275,6 +275,8 @@ def test_rescore_cli_and_asset_end_to_end(evaluated_warehouse: Path, capsys):
     from assets.definitions import defs
     from assets.resources import Warehouse
 
+    with duckdb.connect(str(evaluated_warehouse)) as con:  # so that the asset has work to write
+        con.execute("DELETE FROM results WHERE rescored_from_run IS NOT NULL")
     result = dg.materialize(
         [defs.get_assets_def(k) for k in ("rescored_metrics", "verdicts", "masking_charts")],
         resources={"warehouse": Warehouse(path=str(evaluated_warehouse))},
