@@ -106,29 +106,15 @@ def test_an_unknown_task_among_several_exits_2_before_any_model_work(
 
 
 @pytest.mark.slow
-def test_the_flag_reaches_eval_examples_once_the_schema_has_the_column(
-    short_context_model: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import polars as pl
-
-    from sources.evaluation import warehouse_columns
+def test_the_flag_reaches_eval_examples(short_context_model: Path) -> None:
+    """schema.sql has eval_examples.truncated: computed and cached runs fill it."""
     from sources.evaluation.engine import evaluate
     from sources.evaluation.model import ModelSpec
 
     spec = ModelSpec("toy", str(short_context_model))
     today = evaluate(spec, LONG, limit=2)
-    assert "truncated" not in today.examples.columns  # schema.sql has no such column yet
+    assert today.examples["truncated"].to_list() == [True, True]
     assert today.flags["truncated"].to_list() == [True, True]
-
-    # With the column in the schema (what the lead would add), computed and cached runs fill it.
-    columns = warehouse_columns.table_columns("eval_examples")
-    with_flag = (*columns, ("truncated", pl.Boolean(), True))
-    real = warehouse_columns.table_columns
-    monkeypatch.setattr(
-        warehouse_columns,
-        "table_columns",
-        lambda table: with_flag if table == "eval_examples" else real(table),
-    )
     assert evaluate(spec, LONG, limit=2).examples["truncated"].to_list() == [True, True]  # cached
     fresh = evaluate(spec, LONG, limit=2, use_cache=False)
     assert fresh.examples["truncated"].to_list() == [True, True]
