@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets.automation import emergence_automation
 from assets.charts import CHART_ASSETS
+from assets.claims import CLAIMS_ASSETS
 from assets.emergence import emergence
 from assets.evaluations import (
     EVALUATION_ASSETS,
@@ -35,6 +36,7 @@ LAKE_ASSETS = [
     prediction_backtests,
     forecasts,
     *CHART_ASSETS,
+    *CLAIMS_ASSETS,
 ]
 
 # The main job: every non-partitioned asset and its checks, in one process (no per-step imports).

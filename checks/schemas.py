@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import pandera.polars as pa
 
+from sources.metric_registry import all_metrics, units
+
 PROMPTING_METHODS = ["standard", "chain_of_thought"]
-UNITS = ["percent", "bleu", "nats", "nats_per_token", "perplexity"]
+UNITS = units()  # the metric registry's units (sources/metrics.yaml)
+METRICS = sorted(all_metrics())
 ORIGINS = ["literature", "obsscaling", "fresh", "lmeval"]
 MODEL_ORIGINS = ["literature", "obsscaling", "registry", "lmeval"]
 FLOPS_BASES = ["published", "printed_by_wei", "estimated_6nd", "hardware_estimate", "missing"]
@@ -71,7 +74,7 @@ class TasksSchema(pa.DataFrameModel):
 
 class TaskMetricsSchema(pa.DataFrameModel):
     task_id: str
-    metric: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    metric: str = pa.Field(isin=METRICS)  # known to the metric registry
     unit: str = pa.Field(isin=UNITS)
     higher_is_better: bool
     random_level: float = pa.Field(nullable=True)
@@ -88,7 +91,7 @@ class ResultsSchema(pa.DataFrameModel):
     shots: int = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 1000})
     prompting: str = pa.Field(isin=PROMPTING_METHODS)
     setting: str = pa.Field(str_length={"min_value": 1})
-    metric: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    metric: str = pa.Field(isin=METRICS)  # known to the metric registry
     value: float
     unit: str = pa.Field(isin=UNITS)
     n_examples: int = pa.Field(nullable=True, ge=1)
@@ -108,6 +111,7 @@ class ResultsSchema(pa.DataFrameModel):
     final_checkpoint: bool | None = pa.Field(nullable=True)
     source_commit: str | None = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{40}$")
     source_sha256: str | None = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{64}$")
+    rescored_from_run: str | None = pa.Field(nullable=True, str_length={"min_value": 1})
 
     class Config:
         strict = True
@@ -150,6 +154,7 @@ class EvalExamplesSchema(pa.DataFrameModel):
     correct: bool
     target_logprob: float = pa.Field(le=0)
     target_tokens: int = pa.Field(ge=1)
+    end_logprob: float | None = pa.Field(nullable=True, le=0)
 
     class Config:
         strict = False  # choice_logprobs is a list column; checked by type in DuckDB

@@ -31,6 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sources.metric_registry import metrics_needing
 from sources.paths import mirror_dir, raw_dir
 from sources.remote import ChecksumMismatch, RemoteFile, RemoteUnavailable, fetch
 
@@ -88,10 +89,20 @@ DEFAULT_CHOICE_PREFIX = "\n  choice: "
 DEFAULT_FEW_SHOT_SEPARATOR = "\n"
 DEFAULT_OUTPUT_REGEX = r"[^\.\?\!\;\n]+"
 
-GENERATIVE_METRICS = frozenset({"exact_str_match", "bleu", "rouge", "bleurt", "sequence_f1"})
-MULTIPLE_CHOICE_METRICS = frozenset(
-    {"multiple_choice_grade", "calibration_multiple_choice_brier_score", "macro_f1"}
+# What a task's metrics need (a generated answer, or the options' log-probabilities): from the
+# metric registry (sources/metrics.yaml), restricted to the metrics BIG-bench task files name.
+BIGBENCH_METRICS = (
+    "exact_str_match",
+    "bleu",
+    "rouge",
+    "bleurt",
+    "sequence_f1",
+    "multiple_choice_grade",
+    "calibration_multiple_choice_brier_score",
+    "macro_f1",
 )
+GENERATIVE_METRICS = frozenset(BIGBENCH_METRICS) & metrics_needing("generation")
+MULTIPLE_CHOICE_METRICS = frozenset(BIGBENCH_METRICS) & metrics_needing("options")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import polars as pl
 
 from checks.validation import Problem, cast_columns, raise_if_any
 from sources.literature import display_path, read_text_csv
+from sources.metric_registry import unit_of
 from sources.remote import RemoteFile, fetch
 
 COMMIT = "4d6e1e43fd2635d04654aa77d1df9d5266ea0382"
@@ -48,7 +49,7 @@ EMERGENT_COLUMNS: dict[str, tuple[str, str, float]] = {
     "word_unscrambling_2_exact_match": ("word_unscrambling", "exact_str_match", 100.0),
     "parsinlu_qa_2_acc": ("parsinlu_qa", "multiple_choice_grade", 100.0),
 }
-UNIT_OF_METRIC = {"exact_str_match": "percent", "multiple_choice_grade": "percent", "bleu": "bleu"}
+UNIT_OF_METRIC = {metric: unit_of(metric) for _, metric, _ in EMERGENT_COLUMNS.values()}
 BENCHMARK_COLUMNS = [
     "Model",
     "Model Family",

@@ -588,7 +588,7 @@ CASES = [
         change(TASK_METRICS, {"task_id": "strategyqa", "metric": "accuracy"}, unit="percents"),
         "unit",
         (
-            "found 'percents'; expected one of ['percent', 'bleu', 'nats', 'nats_per_token', 'perplexity']",
+            "found 'percents'; expected one of ['percent', 'bleu', 'nats', 'nats_per_token', 'perplexity', 'brier', 'tokens', 'characters']",
         ),
     ),
     Case(

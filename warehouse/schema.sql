@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS results (
     final_checkpoint    BOOLEAN,             -- false for an intermediate checkpoint: size-axis series keep rows where this IS NOT FALSE
     source_commit       VARCHAR,             -- commit of the upstream repository the file was read at, where pinned
     source_sha256       VARCHAR,             -- sha256 of the source file's bytes
+    rescored_from_run   VARCHAR,             -- re-scored rows (marts/rescore.py): the evaluation run whose eval_examples they were computed from
     PRIMARY KEY (model_id, task_id, setting, prompting, metric, citation)
 );
 
@@ -109,6 +110,9 @@ CREATE TABLE IF NOT EXISTS eval_examples (
     target_tokens       INTEGER NOT NULL,
     choice_logprobs     DOUBLE[],            -- multiple choice: log p(choice | context) per choice
     truncated           BOOLEAN,             -- the prompt was cut from the left to fit the model's context window
+    target_token_logprobs DOUBLE[],          -- log p(target token i | context, earlier target tokens), nats; sums to target_logprob
+    end_logprob         DOUBLE,              -- generative: log p(the next token ends the answer | context, target) (sources/evaluation/answer_end.py)
+    choice_scores       DOUBLE[],            -- multiple choice: BIG-bench target_scores per option, in choice_logprobs' order
     PRIMARY KEY (run_id, task_id, example_idx)
 );
 
@@ -282,3 +286,27 @@ ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_scale DOUBLE;
 ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_low DOUBLE;
 ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_high DOUBLE;
 ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_steps_from_rule INTEGER;
+ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS target_token_logprobs DOUBLE[];
+ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS end_logprob DOUBLE;
+ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS choice_scores DOUBLE[];
+ALTER TABLE results ADD COLUMN IF NOT EXISTS rescored_from_run VARCHAR;
+
+-- Is it real? Per task x family x shots x origin with per-example data: emergence under the discrete
+-- metric and under the continuous re-scored metrics, and a verdict (marts/verdicts.py).
+CREATE TABLE IF NOT EXISTS verdicts (
+    task_id             VARCHAR NOT NULL,
+    family              VARCHAR NOT NULL,
+    shots               INTEGER,
+    origin              VARCHAR NOT NULL,
+    exact_metric        VARCHAR NOT NULL,    -- the discrete metric judged: exact_str_match | multiple_choice_grade | ...
+    exact_classification VARCHAR NOT NULL,   -- the detector's classification under it
+    emergent_exact      BOOLEAN NOT NULL,
+    emergent_continuous BOOLEAN NOT NULL,    -- emergent under at least one continuous metric
+    continuous_emergent VARCHAR NOT NULL,    -- comma list of continuous metrics classified emergent
+    continuous_smooth   VARCHAR NOT NULL,    -- ... classified smooth
+    continuous_undecided VARCHAR NOT NULL,   -- ... no_baseline | too_few_points | never_above_random
+    verdict             VARCHAR NOT NULL,    -- persists | metric_artefact | undetermined
+    evidence            VARCHAR NOT NULL,    -- why, with each metric's classification
+    n_models            INTEGER NOT NULL,
+    emergent_model_id   VARCHAR              -- under the discrete metric, where emergent
+);

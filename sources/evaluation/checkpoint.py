@@ -38,6 +38,8 @@ class ExampleOutcome:
     choice_logprobs: list[float] | None
     answer: str | None  # the greedy answer; None for multiple choice or when still to decode
     pending_decode: bool = False  # generative, and the scoring pass could not settle the answer
+    target_token_logprobs: list[float] | None = None  # per target token (eval_examples)
+    end_logprob: float | None = None  # log p(the answer ends after the target), generative tasks
 
 
 @dataclass

@@ -6,6 +6,7 @@
     emergence list models|tasks|series [--task T] [--model M] [--family F] [--origin O] [...]
     emergence show --task T --family F [--metric M] [--shots K] [--origin O]
     emergence export results|examples --out FILE [--format csv|parquet|json|jsonl] [filters]
+    emergence rescore [--json] [--no-tokenizer]
 
 list/show/export read the warehouse read-only (warehouse_queries.py). Errors a person can fix (a
 model that cannot be loaded, an unknown task, a missing mirror or warehouse, a checksum mismatch,
@@ -117,6 +118,17 @@ def _parser() -> argparse.ArgumentParser:
         help="default: from the file name's suffix",
     )
     _selection_arguments(export)
+
+    rescore = commands.add_parser(
+        "rescore",
+        help="compute the continuous metrics from stored eval_examples (no model) into results",
+    )
+    rescore.add_argument("--json", action="store_true", help="print one JSON object")
+    rescore.add_argument(
+        "--no-tokenizer",
+        action="store_true",
+        help="edit distance in characters, without loading the models' tokenizers",
+    )
     return parser
 
 
@@ -142,7 +154,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command in ("list", "show", "export"):
         return _lake(args)
+    if args.command == "rescore":
+        return _rescore(args)
     return _eval(args)
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    """Re-score stored examples into the warehouse (a write session: published on success)."""
+    from checks.validation import ValidationError
+    from marts.rescore import load_tokenizer, rescore_into
+    from sources.paths import duckdb_path
+    from warehouse.store import WarehouseBusy, connect
+
+    path = duckdb_path()
+    if not path.is_file():
+        print(f"emergence rescore: no warehouse at {path}: run `make run` first", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with connect(path) as con:
+            rows = rescore_into(con, None if args.no_tokenizer else load_tokenizer)
+    except (WarehouseBusy, ValidationError) as error:
+        print(f"emergence rescore: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    counts = rows.group_by("metric", maintain_order=True).len().sort("metric")
+    runs = rows["rescored_from_run"].n_unique()
+    if args.json:
+        print(json.dumps({"runs": runs, "rows": rows.height, "metrics": dict(counts.iter_rows())}))
+    else:
+        print(f"re-scored {runs} evaluation run(s) into {rows.height} results rows ({path})")
+        for metric, n in counts.iter_rows():
+            print(f"  {metric:<28} {n} row(s)")
+    return 0
 
 
 def _lake(args: argparse.Namespace) -> int:

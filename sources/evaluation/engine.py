@@ -42,6 +42,7 @@ import polars as pl
 
 from sources.bigbench import GENERATIVE_METRICS, MULTIPLE_CHOICE_METRICS, BigBenchTask, load_task
 from sources.evaluation import metrics as metric_fns
+from sources.evaluation.answer_end import answer_end_ids
 from sources.evaluation.answers import AnswerRule
 from sources.evaluation.cache import CachedRun, ResultCache, cache_key
 from sources.evaluation.checkpoint import (
@@ -375,8 +376,19 @@ def _compute(
     multiple_choice = any(m in MULTIPLE_CHOICE_METRICS for m in chosen_metrics)
     tokenizer = PromptTokenizer(loaded.tokenizer, config.tokenization)  # type: ignore[arg-type]
     max_new = config.max_new_tokens or default_max_new_tokens(task, tokenizer)
+    rule = AnswerRule(task.output_regex, task.stop_string, config.stop_sequences)
+    # Tokens that end the answer right after the target (eval_examples.end_logprob): generative only.
+    end_ids = (
+        answer_end_ids(
+            rule,
+            tokenizer.decode_many([[i] for i in range(len(loaded.tokenizer))]),  # type: ignore[arg-type]
+            loaded.eos_token_ids,
+        )
+        if generative
+        else []
+    )
     judge = GreedyJudge(
-        rule=AnswerRule(task.output_regex, task.stop_string, config.stop_sequences),
+        rule=rule,
         decode_many=tokenizer.decode_many,
         eos_token_ids=frozenset(loaded.eos_token_ids),
         max_new_tokens=max_new,
@@ -427,6 +439,8 @@ def _compute(
         return ExampleOutcome(
             target_logprob=target_score.logprob,
             target_tokens=len(target_score.token_logprobs),
+            target_token_logprobs=list(target_score.token_logprobs),
+            end_logprob=target_score.end_logprob,
             choice_logprobs=choices if plan.choice_rows else None,
             answer=answers[i],
             pending_decode=generative and answers[i] is None,
@@ -482,9 +496,12 @@ def _compute(
                 tick,
                 after_batch=after_batch,
                 skip=skip_scored if checkpoint is not None else None,
+                end_ids=end_ids,
             )
         else:
-            scores = score_flat(loaded, requests, options.token_budget, counter, tick)
+            scores = score_flat(
+                loaded, requests, options.token_budget, counter, tick, end_ids=end_ids
+            )
             for i in range(n):
                 if generative:
                     fast.replay(i, scores[i])
@@ -533,6 +550,8 @@ def _compute(
     target_logprobs = [o.target_logprob for o in outcomes if o is not None]
     target_tokens = [o.target_tokens for o in outcomes if o is not None]
     choice_logprobs = [o.choice_logprobs for o in outcomes if o is not None]
+    target_token_logprobs = [o.target_token_logprobs for o in outcomes if o is not None]
+    end_logprobs = [o.end_logprob for o in outcomes if o is not None]
     assert len(target_logprobs) == n, "every example has an outcome"
 
     mc_grades: list[float] | None = None
@@ -560,6 +579,8 @@ def _compute(
         correct=correct,
         target_logprobs=target_logprobs,
         target_tokens=target_tokens,
+        target_token_logprobs=target_token_logprobs,
+        end_logprobs=end_logprobs,
         choice_logprobs=choice_logprobs,
         mc_grades=mc_grades,
         generated_answers=generated_answers,

@@ -36,6 +36,8 @@ class Computed:
     correct: list[bool]
     target_logprobs: list[float]
     target_tokens: list[int]
+    target_token_logprobs: list[list[float] | None]
+    end_logprobs: list[float | None]
     choice_logprobs: list[list[float] | None]
     mc_grades: list[float] | None
     generated_answers: list[str] | None
@@ -70,8 +72,17 @@ def examples_frame(
             "choice_logprobs": c.choice_logprobs,
             # eval_examples.truncated: the context was cut to fit the model's window.
             "truncated": c.truncated,
+            # What re-scoring without the model needs (marts/rescore.py).
+            "target_token_logprobs": c.target_token_logprobs,
+            "end_logprob": c.end_logprobs,
+            "choice_scores": [list(p.choice_scores) or None for p in c.prompts],
         },
-        schema_overrides={"choice_logprobs": pl.List(pl.Float64())},
+        schema_overrides={
+            "choice_logprobs": pl.List(pl.Float64()),
+            "target_token_logprobs": pl.List(pl.Float64()),
+            "end_logprob": pl.Float64(),
+            "choice_scores": pl.List(pl.Float64()),
+        },
     ).pipe(conform, "eval_examples")
 
 

@@ -15,6 +15,7 @@ import polars as pl
 from sources.evaluation.cache import cache_key
 from sources.evaluation.tokenization import TOKENIZATIONS
 from sources.evaluation.warehouse_columns import table_schema
+from sources.metric_registry import computed_by, metric, unit_of
 
 ENGINE_VERSION = "0.1.0"
 
@@ -29,13 +30,8 @@ EXAMPLES_SCHEMA: dict[str, pl.DataType] = table_schema("eval_examples")
 RESULTS_SCHEMA: dict[str, pl.DataType] = table_schema("results")
 
 
-METRIC_UNITS = {
-    "exact_str_match": "percent",
-    "multiple_choice_grade": "percent",
-    "bleu": "bleu",
-    "target_logprob": "nats",
-    "target_cross_entropy": "nats_per_token",
-}
+# The engine's metrics and their units, from the metric registry (sources/metrics.yaml).
+METRIC_UNITS = {name: unit_of(name) for name in computed_by("engine")}
 
 
 SUPPORTED_TASK_METRICS = ("exact_str_match", "multiple_choice_grade", "bleu")
@@ -72,6 +68,8 @@ class EvalConfig:
             raise ValueError("stop sequences must be non-empty strings")
         if self.metrics is not None and not self.metrics:
             raise ValueError("metrics: name at least one metric, or pass None for all")
+        for name in self.metrics or ():
+            metric(name)  # an unknown metric is refused here, with the registry's message
 
     def as_dict(self) -> dict[str, Any]:
         values = asdict(self)

@@ -26,7 +26,7 @@ resume without encoding the context again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,6 +124,7 @@ def score_packed(
     on_batch_done: Progress | None = None,
     after_batch: AfterBatch | None = None,
     skip: SkipBatch | None = None,
+    end_ids: Sequence[int] = (),
 ) -> list[list[ContinuationScore]]:
     """Scores of every continuation, each example one sequence (see the module docstring)."""
     counter = counter or WorkCounter()
@@ -139,7 +140,7 @@ def score_packed(
         token_budget,
         cost,
         lengths,
-        lambda batch: _score_packed_batch(loaded, batch, counter),
+        lambda batch: _score_packed_batch(loaded, batch, counter, end_ids),
         on_batch_done,
         after_batch,
         skip,
@@ -148,7 +149,7 @@ def score_packed(
 
 @torch.inference_mode()
 def _score_packed_batch(
-    loaded: LoadedModel, batch: list[ScoringRequest], counter: WorkCounter
+    loaded: LoadedModel, batch: list[ScoringRequest], counter: WorkCounter, end_ids: Sequence[int]
 ) -> tuple[list[list[ContinuationScore]], SharedBatch]:
     _check_contexts(batch)
     device = loaded.device
@@ -223,9 +224,16 @@ def _score_packed_batch(
     else:
         token_logprobs = []
     argmax_list, margin_list = argmax.tolist(), margin.tolist()
+    # After a row's last token: column 0 for an empty row, else first_column + n - 1.
+    last_columns = [
+        (b, 1 + row.continuation_start - context_slots + n - 1 if n else 0)
+        for (b, j), row in layout.items()
+        for n in [len(batch[b].continuations[j])]
+    ]
+    end_lps = _end_logprobs(logits, normaliser, last_columns, end_ids)
     scores: list[list[ContinuationScore]] = [[] for _ in batch]
     cursor = 0
-    for (b, j), row in layout.items():
+    for k, ((b, j), row) in enumerate(layout.items()):
         n = len(batch[b].continuations[j])
         first_column = 1 + row.continuation_start - context_slots
         argmax_row, margin_row = argmax_list[b], margin_list[b]
@@ -234,11 +242,29 @@ def _score_packed_batch(
                 token_logprobs=token_logprobs[cursor : cursor + n],
                 greedy_ids=[argmax_row[0], *argmax_row[first_column : first_column + n]],
                 greedy_margins=[margin_row[0], *margin_row[first_column : first_column + n]],
+                end_logprob=end_lps[k] if end_lps is not None else None,
             )
         )
         cursor += n
     shared = SharedBatch(loaded.output_cache(output), slots, layout)
     return scores, shared
+
+
+def _end_logprobs(
+    logits: torch.Tensor,
+    normaliser: torch.Tensor,
+    positions: list[tuple[int, int]],
+    end_ids: Sequence[int],
+) -> list[float] | None:
+    """log of the probability mass on `end_ids` at each (row, column) of `logits` ``[B, T, V]``."""
+    if not end_ids or not positions:
+        return None
+    device = logits.device
+    rows = torch.tensor([b for b, _ in positions], device=device)
+    columns = torch.tensor([c for _, c in positions], device=device)
+    ids = torch.tensor(list(end_ids), device=device)
+    picked = logits[rows, columns][:, ids]  # [R, E]
+    return (torch.logsumexp(picked, dim=-1) - normaliser[rows, columns]).tolist()
 
 
 def packed_scoring_works(loaded: LoadedModel) -> bool:
@@ -315,6 +341,7 @@ def score_kv_cache(
     on_batch_done: Progress | None = None,
     after_batch: AfterBatch | None = None,
     skip: SkipBatch | None = None,
+    end_ids: Sequence[int] = (),
 ) -> list[list[ContinuationScore]]:
     """Scores of every continuation, each context encoded once and its cache shared."""
     counter = counter or WorkCounter()
@@ -335,7 +362,7 @@ def score_kv_cache(
         token_budget,
         cost,
         lengths,
-        lambda batch: _score_kv_cache_batch(loaded, batch, counter),
+        lambda batch: _score_kv_cache_batch(loaded, batch, counter, end_ids),
         on_batch_done,
         after_batch,
         skip,
@@ -344,7 +371,7 @@ def score_kv_cache(
 
 @torch.inference_mode()
 def _score_kv_cache_batch(
-    loaded: LoadedModel, batch: list[ScoringRequest], counter: WorkCounter
+    loaded: LoadedModel, batch: list[ScoringRequest], counter: WorkCounter, end_ids: Sequence[int]
 ) -> tuple[list[list[ContinuationScore]], SharedBatch | None]:
     _check_contexts(batch)
     device = loaded.device
@@ -358,7 +385,7 @@ def _score_kv_cache_batch(
     first_argmax, first_margin = _top2(first_logits)
 
     rows = [(b, j) for b, r in enumerate(batch) for j, c in enumerate(r.continuations) if c]
-    per_row: dict[tuple[int, int], tuple[list[float], list[int], list[float]]] = {}
+    per_row: dict[tuple[int, int], tuple[list[float], list[int], list[float], float | None]] = {}
     shared: SharedBatch | None = None
     if rows:
         cache = loaded.output_cache(output)
@@ -393,12 +420,19 @@ def _score_kv_cache_batch(
         else:
             lp_rest = [[] for _ in rows]
         argmax2_list, margin2_list = argmax2.tolist(), margin2.tolist()
+        end_lps = _end_logprobs(
+            logprobs2,
+            torch.zeros(logprobs2.shape[:2], device=device),
+            [(r, len(batch[b].continuations[j]) - 1) for r, (b, j) in enumerate(rows)],
+            end_ids,
+        )
         for r, (b, j) in enumerate(rows):
             n = len(batch[b].continuations[j])
             per_row[(b, j)] = (
                 [lp_first[r], *lp_rest[r][: n - 1]],
                 argmax2_list[r][:n],
                 margin2_list[r][:n],
+                end_lps[r] if end_lps is not None else None,
             )
         shared = SharedBatch(
             cache=loaded.output_cache(output2) or cache,
@@ -409,16 +443,25 @@ def _score_kv_cache_batch(
         )
 
     first_argmax_list, first_margin_list = first_argmax.tolist(), first_margin.tolist()
+    empty_end = _end_logprobs(
+        first_logprobs.unsqueeze(1),
+        torch.zeros((len(batch), 1), device=device),
+        [(b, 0) for b in range(len(batch))],
+        end_ids,
+    )
     scores: list[list[ContinuationScore]] = []
     for b, request in enumerate(batch):
         example_scores = []
         for j, _ in enumerate(request.continuations):
-            lps, argmaxes, margins = per_row.get((b, j), ([], [], []))
+            lps, argmaxes, margins, end_lp = per_row.get(
+                (b, j), ([], [], [], empty_end[b] if empty_end is not None else None)
+            )
             example_scores.append(
                 ContinuationScore(
                     token_logprobs=lps,
                     greedy_ids=[first_argmax_list[b], *argmaxes],
                     greedy_margins=[first_margin_list[b], *margins],
+                    end_logprob=end_lp,
                 )
             )
         scores.append(example_scores)
@@ -434,6 +477,7 @@ def score_flat(
     token_budget: int,
     counter: WorkCounter | None = None,
     on_batch_done: Progress | None = None,
+    end_ids: Sequence[int] = (),
 ) -> list[list[ContinuationScore]]:
     """The naive reference: each continuation scored with its own full copy of the context."""
     counter = counter or WorkCounter()
@@ -461,10 +505,16 @@ def score_flat(
                 continuation = requests[i].continuations[j]
                 n = len(continuation)
                 token_lps = [float(logprobs[row, start + t, continuation[t]]) for t in range(n)]
+                end_lp = (
+                    float(torch.logsumexp(logprobs[row, start + n, list(end_ids)], dim=-1))
+                    if end_ids
+                    else None
+                )
                 results[k] = ContinuationScore(
                     token_logprobs=token_lps,
                     greedy_ids=argmax[row, start : start + n + 1].tolist(),
                     greedy_margins=margin[row, start : start + n + 1].tolist(),
+                    end_logprob=end_lp,
                 )
         if on_batch_done:
             on_batch_done(len({flat[k][0] for k in batch}))

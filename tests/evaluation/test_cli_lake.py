@@ -54,10 +54,10 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             [shots, "emergent" if shots else "too_few_points", "toy-l" if shots else None],
         )
     con.execute(
-        "INSERT INTO eval_examples BY NAME SELECT * FROM (VALUES ('run1', 'pythia-tiny', 'parsinlu_qa', 2, 0, 'h0', 'a',"
+        "INSERT INTO eval_examples (run_id, model_id, task_id, shots, example_idx, prompt_hash,"
+        " target, prediction, correct, target_logprob, target_tokens, choice_logprobs) VALUES ('run1', 'pythia-tiny', 'parsinlu_qa', 2, 0, 'h0', 'a',"
         " 'b', false, -3.5, 2, [-3.5, -1.0]), ('run1', 'pythia-tiny', 'parsinlu_qa', 2, 1, 'h1',"
-        " 'c', 'c', true, -0.5, 1, [-0.5, -2.0])) AS t(run_id, model_id, task_id, shots, example_idx,"
-        " prompt_hash, target, prediction, correct, target_logprob, target_tokens, choice_logprobs)"
+        " 'c', 'c', true, -0.5, 1, [-0.5, -2.0])"
     )
     con.close()
     monkeypatch.setenv("EMERGENCE_DUCKDB", str(path))
