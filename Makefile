@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test dev lint clean
+.PHONY: run test dev lint clean lab
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+lab: $(VENV)/.installed  # train, evaluate and store the default lab ladder (after `make run`)
+	$(BIN)/python -m sources.lab $(LADDER)
 
 dev: $(VENV)/.installed
 	mkdir -p data
