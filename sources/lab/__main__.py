@@ -43,20 +43,23 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [s for s in args.sizes.split(",") if s] or config.size_names
     label = ladder_file_label(ladder_path(args.ladder))
     print(f"ladder {config.name}: family {config.family}, sizes {sizes}")
-    manifests = []
     with connect(duckdb_path()) as con:
         ensure_schema(con)
-        if not con.execute("SELECT count(*) FROM task_metrics").fetchone()[0]:
-            print("the warehouse has no task catalogue yet: run `make run` first", file=sys.stderr)
-            return 1
-        for size in sizes:
-            manifest = train(config, size)
-            if size == sizes[0]:
-                print(f"corpus overlap check: {manifest['overlap']}")
-            results, examples = evaluate_size(config, manifest)
+        catalogue = con.execute("SELECT count(*) FROM task_metrics").fetchone()[0]
+    if not catalogue:
+        print("the warehouse has no task catalogue yet: run `make run` first", file=sys.stderr)
+        return 1
+    manifests = []
+    for size in sizes:
+        manifest = train(config, size)
+        if size == sizes[0]:
+            print(f"corpus overlap check: {manifest['overlap']}")
+        results, examples = evaluate_size(config, manifest)
+        with connect(duckdb_path()) as con:  # held only while writing: training takes minutes
             counts = write_size(con, model_row(config, manifest, label), results, examples)
-            print(f"{manifest['model_id']}: written {counts}")
-            manifests.append(manifest)
+        print(f"{manifest['model_id']}: written {counts}")
+        manifests.append(manifest)
+    with connect(duckdb_path()) as con:
         emergence = lab_emergence(con, config.family)
         with transaction(con):
             replace_rows(con, "emergence", emergence, where="family = ?", params=[config.family])

@@ -182,3 +182,36 @@ def test_bad_rows_write_nothing(warehouse, mirror):
         write_size(con, models, results, examples)
     with duckdb.connect(str(warehouse)) as con:
         assert con.execute("SELECT count(*) FROM models WHERE origin = 'lab'").fetchone()[0] == 0
+
+
+def test_a_ladder_size_materialises_in_dagster(warehouse, monkeypatch):
+    """The Dagster path: one partition (size) of a ladder through lab_model -> lab_results."""
+    import importlib
+
+    import dagster as dg
+
+    import assets.lab
+    from assets.resources import Warehouse
+
+    monkeypatch.setenv("EMERGENCE_LADDER", str(TINY))
+    lab = importlib.reload(assets.lab)
+    try:
+        assert lab.lab_sizes.get_partition_keys() == ["a", "b", "c"]
+        result = dg.materialize(
+            lab.LAB_ASSETS,
+            partition_key="b",
+            resources={"warehouse": Warehouse()},
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        assert result.success
+        trained = result.asset_materializations_for_node("lab_model")[0].metadata
+        assert trained["corpus_overlaps"].value == 0 and trained["cache_hit"].value is False
+    finally:
+        monkeypatch.delenv("EMERGENCE_LADDER")
+        importlib.reload(assets.lab)
+    config = read_ladder(TINY)
+    with duckdb.connect(str(warehouse)) as con:
+        origins = con.execute(
+            "SELECT DISTINCT origin FROM results WHERE model_id = ?", [config.model_id("b")]
+        ).fetchall()
+    assert origins == [("lab",)]
