@@ -75,7 +75,7 @@ def lab_charts(results: pl.DataFrame, manifests: list[dict]) -> dict[str, alt.To
         .mark_line(point=True)
         .encode(
             flops,
-            alt.Y("value:Q", title=None),
+            alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
             color,
             alt.Row("metric:N", title=None),
             tooltip=tooltip,
