@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # sets DAGSTER_HOME there for `make run` and `make dev`, so both see the same runs.
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test dev lint clean
+.PHONY: run test dev lint clean lab
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+lab: $(VENV)/.installed  # train, evaluate and store the default lab ladder (after `make run`)
+	$(BIN)/python -m sources.lab $(LADDER)
 
 # The code location comes from pyproject.toml's [tool.dagster] (named emergence_lake); Ctrl-C
 # stops the UI and all its processes (assets/dev_server.py).

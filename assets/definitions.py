@@ -17,6 +17,7 @@ from assets.evaluations import (
     registry_refresh,
 )
 from assets.frames_io import FRAMES_IO_MANAGER, FramesIOManagerFactory
+from assets.lab import LAB_ASSETS, lab_ladder_job
 from assets.lmeval import LMEVAL_ASSETS
 from assets.predictions import forecasts, prediction_backtests
 from assets.raw import literature_files, obsscaling_files
@@ -48,9 +49,13 @@ lake_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*LAKE_ASSETS, *[a for a in EVALUATION_ASSETS if a is not model_registry]],
+    assets=[
+        *LAKE_ASSETS,
+        *[a for a in EVALUATION_ASSETS if a is not model_registry],
+        *LAB_ASSETS,
+    ],
     asset_checks=ASSET_CHECKS,
-    jobs=[lake_job, registry_job],
+    jobs=[lake_job, registry_job, lab_ladder_job],
     schedules=[registry_refresh],
     sensors=[new_models, emergence_automation],
     resources={"warehouse": Warehouse(), FRAMES_IO_MANAGER: FramesIOManagerFactory()},

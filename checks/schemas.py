@@ -15,9 +15,17 @@ from sources.metric_registry import all_metrics, units
 PROMPTING_METHODS = ["standard", "chain_of_thought"]
 UNITS = units()  # the metric registry's units (sources/metrics.yaml)
 METRICS = sorted(all_metrics())
-ORIGINS = ["literature", "obsscaling", "fresh", "lmeval"]
-MODEL_ORIGINS = ["literature", "obsscaling", "registry", "lmeval"]
-FLOPS_BASES = ["published", "printed_by_wei", "estimated_6nd", "hardware_estimate", "missing"]
+ORIGINS = ["literature", "obsscaling", "fresh", "lmeval", "lab"]
+MODEL_ORIGINS = ["literature", "obsscaling", "registry", "lmeval", "lab"]
+# counted_6nd: 6 x parameters x tokens, both counted from what the lab trained (sources/lab)
+FLOPS_BASES = [
+    "published",
+    "printed_by_wei",
+    "estimated_6nd",
+    "hardware_estimate",
+    "missing",
+    "counted_6nd",
+]
 
 # Plausible ranges (inclusive). A 1M-parameter model is the smallest anyone plots; 10T the largest.
 PARAMS_RANGE = (1e5, 1e13)
@@ -107,7 +115,9 @@ class ResultsSchema(pa.DataFrameModel):
     checkpoint_step: int | None = pa.Field(nullable=True, ge=0)
     tokens_seen: float | None = pa.Field(nullable=True, ge=0)
     checkpoint_flops: float | None = pa.Field(nullable=True, ge=0)
-    checkpoint_flops_basis: str | None = pa.Field(nullable=True, isin=["estimated_6nd"])
+    checkpoint_flops_basis: str | None = pa.Field(
+        nullable=True, isin=["estimated_6nd", "counted_6nd"]
+    )
     final_checkpoint: bool | None = pa.Field(nullable=True)
     source_commit: str | None = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{40}$")
     source_sha256: str | None = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{64}$")

@@ -16,14 +16,14 @@ CREATE TABLE IF NOT EXISTS models (
     params              DOUBLE,              -- parameter count (not billions); NULL when no source states it
     train_tokens        DOUBLE,              -- pre-training tokens; NULL when no source gives it
     train_flops         DOUBLE,              -- training compute; NULL when neither published nor estimable
-    flops_basis         VARCHAR NOT NULL,    -- published | printed_by_wei | estimated_6nd | hardware_estimate | missing
+    flops_basis         VARCHAR NOT NULL,    -- published | printed_by_wei | estimated_6nd | hardware_estimate | missing | counted_6nd (lab)
     flops_printed_by_wei DOUBLE,             -- the value Wei et al. print for this model, where they do
     flops_6nd           DOUBLE,              -- 6 * params * train_tokens where tokens are known
     flops_6nd_ratio     DOUBLE,              -- train_flops / flops_6nd
     flops_consistent    BOOLEAN,             -- ratio within [1/FLOPS_6ND_FACTOR, FLOPS_6ND_FACTOR]; NULL when not checkable
     weights             VARCHAR,             -- Hugging Face id or local path, where the model can be evaluated
     revision            VARCHAR,             -- weights revision (commit) for fresh evaluations
-    origin              VARCHAR NOT NULL,    -- literature | obsscaling | registry
+    origin              VARCHAR NOT NULL,    -- literature | obsscaling | registry | lmeval | lab
     source              VARCHAR NOT NULL,    -- citation for the scale numbers (paper + table/section)
     note                VARCHAR
 );
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS results (
     value               DOUBLE NOT NULL,     -- in `unit`
     unit                VARCHAR NOT NULL,
     n_examples          INTEGER,             -- examples behind the value, where known
-    origin              VARCHAR NOT NULL,    -- literature | obsscaling | fresh
+    origin              VARCHAR NOT NULL,    -- literature | obsscaling | fresh | lmeval | lab
     citation            VARCHAR NOT NULL,    -- paper, or 'emergence-lake engine <version>' for fresh rows
     location            VARCHAR NOT NULL,    -- table/section, or 'run <run_id> config <hash>'
     source_file         VARCHAR NOT NULL,    -- the file (or run) the row was read from
@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS results (
     checkpoint_step     INTEGER,             -- training step of the checkpoint evaluated (lm-eval revision 'step<N>'); NULL = the released model
     tokens_seen         DOUBLE,              -- checkpoint_step x the suite's tokens per step (sources/suites.yaml)
     checkpoint_flops    DOUBLE,              -- training compute at the checkpoint: 6 * params * tokens_seen
-    checkpoint_flops_basis VARCHAR,          -- estimated_6nd (the only basis so far)
+    checkpoint_flops_basis VARCHAR,          -- estimated_6nd, or counted_6nd for lab models (N and D counted)
     final_checkpoint    BOOLEAN,             -- false for an intermediate checkpoint: size-axis series keep rows where this IS NOT FALSE
     source_commit       VARCHAR,             -- commit of the upstream repository the file was read at, where pinned
     source_sha256       VARCHAR,             -- sha256 of the source file's bytes

@@ -1,0 +1,217 @@
+"""The emergence lab: config validation, the corpus overlap check, determinism, and a tiny ladder
+through the whole path (train -> register -> evaluate -> warehouse -> emergence row)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from checks.validation import ValidationError
+from sources.lab.config import LadderConfig, read_ladder
+from sources.lab.corpus import CorpusOverlapError, check_no_overlap, generate_corpus
+
+TINY = Path(__file__).with_name("tiny.yaml")
+
+
+def _ladder_file(tmp_path: Path, **changes) -> Path:
+    raw = yaml.safe_load(TINY.read_text())
+    for dotted, value in changes.items():
+        node = raw
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[last] = value
+    path = tmp_path / "ladder.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_shipped_ladders_are_valid_and_the_default_spans_30x(data_dir):
+    from sources.lab.train import build_model, count_params
+
+    default, gpu = read_ladder("default"), read_ladder("gpu")
+    assert gpu.device == "auto" and gpu.dtype == "bfloat16"
+    assert len(default.sizes) >= 6
+    counts = [count_params(build_model(default, s, default.vocab_size, 0)) for s in default.sizes]
+    assert counts == sorted(counts) and counts[-1] / counts[0] >= 30
+
+
+def test_a_bad_field_is_named_with_its_file_and_line(tmp_path):
+    path = _ladder_file(tmp_path, **{"sizes.1.width": 15, "training.tokens": "many"})
+    with pytest.raises(ValidationError) as error:
+        read_ladder(path)
+    text = str(error.value)
+    assert "2 problem(s)" in text
+    lines = path.read_text().splitlines()
+    size_line = next(i for i, line in enumerate(lines, 1) if "name: b" in line)
+    assert f"ladder.yaml, line {size_line}, field 'sizes.1'" in text  # where the size starts
+    assert "width 15 is not a multiple of heads 2" in text
+    assert "field 'training.tokens': found 'many'" in text
+
+
+def test_an_unknown_field_is_refused(tmp_path):
+    path = _ladder_file(tmp_path, **{"training.epochs": 3})
+    with pytest.raises(
+        ValidationError, match="field 'training.epochs': found an undocumented field"
+    ):
+        read_ladder(path)
+
+
+def test_the_corpus_has_no_evaluation_question_and_a_planted_one_fails_loudly(mirror):
+    config = read_ladder(TINY)
+    corpus = generate_corpus(config.data, config.seed)
+    report = check_no_overlap(corpus.train + corpus.held_out, config.data.exclude_tasks)
+    assert report["overlaps"] == 0 and report["corpus_questions"] > 300
+    assert report["evaluation_questions"] == 1000 and corpus.excluded_questions == 1000
+    planted = "\nQ: What is 80 plus 29?\n  choice: 109\nA: 109"  # example 0 of the task file
+    with pytest.raises(
+        CorpusOverlapError, match="contains 1 evaluation question.*What is 80 plus 29"
+    ):
+        check_no_overlap([*corpus.train, planted], config.data.exclude_tasks)
+
+
+def test_same_seed_same_weights_and_another_seed_differs(data_dir, mirror):
+    from sources.lab.ladder import train
+
+    config = read_ladder(TINY)
+    first = train(config, "a", show_progress=False)
+    shutil.rmtree(Path(first["final_weights"]).parent)
+    again = train(config, "a", show_progress=False)
+    assert not again["cache_hit"]
+    assert [c["weights_sha256"] for c in again["checkpoints"]] == [
+        c["weights_sha256"] for c in first["checkpoints"]
+    ]
+    assert again["loss_curve"] == first["loss_curve"]
+    other = train(config.model_copy(update={"seed": 1}), "a", show_progress=False)
+    assert other["checkpoints"][-1]["weights_sha256"] != first["checkpoints"][-1]["weights_sha256"]
+
+
+@pytest.fixture
+def warehouse(lake_run, data_dir: Path) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = data_dir / "emergence.duckdb"
+    shutil.copy(lake_run["data"] / "emergence.duckdb", db)
+    return db
+
+
+def _run_ladder(config: LadderConfig, db: Path) -> list[dict]:
+    from sources.lab.ladder import evaluate_size, model_row, train, write_size
+
+    manifests = []
+    with duckdb.connect(str(db)) as con:
+        for size in config.size_names:
+            manifest = train(config, size, show_progress=False)
+            results, examples = evaluate_size(config, manifest)
+            write_size(con, model_row(config, manifest, "tests/lab/tiny.yaml"), results, examples)
+            manifests.append(manifest)
+    return manifests
+
+
+def test_tiny_ladder_end_to_end_and_a_changed_recipe_is_a_new_series(warehouse):
+    from sources.lab.ladder import lab_emergence, train
+
+    config = read_ladder(TINY)
+    manifests = _run_ladder(config, warehouse)
+    assert train(config, "b", show_progress=False)["cache_hit"]  # no retraining
+    with duckdb.connect(str(warehouse)) as con:
+        models = con.execute(
+            "SELECT model_id, params, train_tokens, train_flops, flops_basis, origin, weights "
+            "FROM models WHERE family = ? ORDER BY params",
+            [config.family],
+        ).fetchall()
+        assert [m[0] for m in models] == [config.model_id(s) for s in ("a", "b", "c")]
+        for (_model_id, params, tokens, flops, basis, origin, weights), manifest in zip(
+            models, manifests, strict=True
+        ):
+            assert (params, tokens, basis, origin) == (
+                manifest["params"],
+                6144.0,
+                "counted_6nd",
+                "lab",
+            )
+            assert flops == 6 * params * tokens and Path(weights).is_dir()
+        rows = con.execute(
+            "SELECT shots, metric, final_checkpoint, count(*), min(n_examples) FROM results "
+            "WHERE origin = 'lab' AND location LIKE ? GROUP BY ALL ORDER BY ALL",
+            [f"ladder {config.family} %"],
+        ).fetchall()
+        assert (0, "exact_str_match", True, 3, 6) in rows  # 0-shot, every size, 6 examples
+        assert (2, "target_cross_entropy", False, 3, 6) in rows  # the mid-training checkpoints
+        examples = con.execute(
+            "SELECT count(*) FROM eval_examples WHERE model_id LIKE ?", [f"{config.family}/%"]
+        ).fetchone()[0]
+        assert examples == 3 * 2 * 2 * 6  # sizes x checkpoints x shots x examples
+        emergence = lab_emergence(con, config.family)
+    series = emergence.filter(emergence["metric"] == "exact_str_match")
+    assert set(series["shots"].to_list()) == {0, 2}
+    assert set(series["origin"].to_list()) == {"lab"} and series["n_models"].to_list() == [3, 3]
+    assert set(series["classification"].to_list()) <= {
+        "emergent",
+        "smooth",
+        "never_above_random",
+    }
+
+    changed = config.model_copy(
+        update={"training": config.training.model_copy(update={"learning_rate": 1e-3})}
+    )
+    assert changed.family != config.family
+    _run_ladder(changed.model_copy(update={"sizes": config.sizes[:1]}), warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        families = con.execute(
+            "SELECT family, count(*) FROM models WHERE origin = 'lab' GROUP BY 1 ORDER BY 2"
+        ).fetchall()
+    assert families == [(changed.family, 1), (config.family, 3)]  # the old series is kept
+
+
+def test_bad_rows_write_nothing(warehouse, mirror):
+    import polars as pl
+
+    from sources.lab.ladder import evaluate_size, model_row, train, write_size
+
+    config = read_ladder(TINY)
+    manifest = train(config, "a", show_progress=False)
+    results, examples = evaluate_size(config, manifest)
+    models = model_row(config, manifest, "tests/lab/tiny.yaml").with_columns(
+        pl.lit(10.0).alias("params")
+    )
+    with duckdb.connect(str(warehouse)) as con, pytest.raises(ValidationError, match="params"):
+        write_size(con, models, results, examples)
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute("SELECT count(*) FROM models WHERE origin = 'lab'").fetchone()[0] == 0
+
+
+def test_a_ladder_size_materialises_in_dagster(warehouse, monkeypatch):
+    """The Dagster path: one partition (size) of a ladder through lab_model -> lab_results."""
+    import importlib
+
+    import dagster as dg
+
+    import assets.lab
+    from assets.resources import Warehouse
+
+    monkeypatch.setenv("EMERGENCE_LADDER", str(TINY))
+    lab = importlib.reload(assets.lab)
+    try:
+        assert lab.lab_sizes.get_partition_keys() == ["a", "b", "c"]
+        result = dg.materialize(
+            lab.LAB_ASSETS,
+            partition_key="b",
+            resources={"warehouse": Warehouse()},
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        assert result.success
+        trained = result.asset_materializations_for_node("lab_model")[0].metadata
+        assert trained["corpus_overlaps"].value == 0 and trained["cache_hit"].value is False
+    finally:
+        monkeypatch.delenv("EMERGENCE_LADDER")
+        importlib.reload(assets.lab)
+    config = read_ladder(TINY)
+    with duckdb.connect(str(warehouse)) as con:
+        origins = con.execute(
+            "SELECT DISTINCT origin FROM results WHERE model_id = ?", [config.model_id("b")]
+        ).fetchall()
+    assert origins == [("lab",)]
