@@ -15,7 +15,7 @@ GROUP = "emergence"
 
 @dg.asset(
     group_name=GROUP,
-    deps=["results", "models", "task_metrics", "table1", "fresh_results"],
+    deps=["results", "models", "task_metrics", "table1", "fresh_results", "lab_results"],
     automation_condition=FOLLOWS_UPSTREAM,
     description=(
         "Per task x family x setting x metric x origin: emergent / smooth / never above random / "
@@ -37,11 +37,12 @@ def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mat
         ensure_schema(con)
         # Only the columns the detector reads (every column of a million rows set the peak memory
         # in issue 8), and the size axis holds released models only, never an intermediate
-        # training checkpoint (lm-eval).
+        # training checkpoint (lm-eval); re-scored metrics are judged in `verdicts`, per metric.
         columns = ", ".join(INPUT_COLUMNS)
         results = read_frame(
             con,
-            f"SELECT {columns} FROM results_with_scale WHERE final_checkpoint IS NOT FALSE",
+            f"SELECT {columns} FROM results_with_scale"
+            " WHERE final_checkpoint IS NOT FALSE AND rescored_from_run IS NULL",
         )
         table1 = read_frame(con, "SELECT * FROM table1")
         frame, first_model = add_uncertainty(
