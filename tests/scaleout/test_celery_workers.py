@@ -46,7 +46,9 @@ def test_partitions_spread_over_workers_and_pools_hold_across_them(
     instance = lake_instance()
     try:
         assert type(instance.run_launcher).__name__ == "CeleryRunLauncher"
+        # Pool limits set once, before any worker runs (deploy/celery/dagster.yaml says why).
         instance.event_log_storage.set_concurrency_slots("gpu", WORKERS)  # one per GPU
+        instance.event_log_storage.set_concurrency_slots("duckdb_writer", 1)
         instance.add_dynamic_partitions(registry_partitions.name, list(models))
         with celery_workers(WORKERS, tmp_path / "logs") as logs:
             wait_for_workers(instance, WORKERS)
