@@ -9,6 +9,7 @@ import logging
 
 import pytest
 from dagster._daemon.sensor import execute_sensor_iteration
+from dagster._serdes import deserialize_value
 
 from assets.definitions import defs
 from assets.evaluations import EVALUATION_JOB, registry_partitions
@@ -59,7 +60,7 @@ def test_lake_and_an_evaluation_are_stored_in_postgres(
     # The tick's run request for tiny-a (the by-hand run carries no revision tag), queued there.
     assert "QUEUED" in [status for run_id, status in runs.items() if run_id != evaluation.run_id]
     materialised = {
-        (json.loads(key)["path"][0], partition)
+        (json.loads(key)[0], partition)
         for key, partition in _query(
             db_url,
             "SELECT asset_key, partition FROM event_logs "
@@ -72,11 +73,11 @@ def test_lake_and_an_evaluation_are_stored_in_postgres(
         ("fresh_evaluation", "tiny-a"),
         ("fresh_results", "tiny-a"),
     } <= materialised
-    ((state_body,),) = _query(
-        db_url,
-        "SELECT instigator_body FROM instigators WHERE instigator_name = %s",
-        ("new_models",),
-    )
-    cursor = json.loads(state_body)["instigator_data"]["cursor"]
+    (state_body,) = [
+        body
+        for (body,) in _query(db_url, "SELECT instigator_body FROM instigators")
+        if '"new_models"' in body
+    ]
+    cursor = deserialize_value(state_body).instigator_data.cursor  # the row, decoded by serdes
     assert "tiny-a" in cursor  # the sensor recorded the model it saw evaluated
     assert _query(db_url, "SELECT count(*) FROM job_ticks")[0][0] >= 1
