@@ -12,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -20,17 +22,24 @@ from sources.paths import PROJECT_ROOT
 from tests.scaleout import servers
 from warehouse.ducklake import connect_ducklake
 
-pytestmark = pytest.mark.scaleout
+
+def _ducklake_unavailable() -> str | None:
+    """Why DuckLake cannot be used here (checked before any fixture starts a server), or None."""
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            with connect_ducklake(f"ducklake:{Path(folder) / 'probe.ducklake'}"):
+                return None
+        except RuntimeError as error:
+            return str(error)
+
+
+UNAVAILABLE = _ducklake_unavailable()
+pytestmark = [
+    pytest.mark.scaleout,
+    pytest.mark.skipif(UNAVAILABLE is not None, reason=str(UNAVAILABLE)),
+]
 
 TABLES = ["models", "tasks", "task_metrics", "results", "table1", "emergence"]
-
-
-def _ducklake_or_skip(tmp_path) -> None:
-    try:
-        with connect_ducklake(f"ducklake:{tmp_path / 'probe.ducklake'}"):
-            pass
-    except RuntimeError as error:
-        pytest.skip(str(error))
 
 
 def _readme_queries() -> list[str]:
@@ -61,7 +70,6 @@ def _rows(con, table: str, data_dir) -> str:
 def test_lake_job_writes_the_same_tables_with_snapshots(
     lake_on_postgres, bigbench_mirror, tmp_path, monkeypatch
 ):
-    _ducklake_or_skip(tmp_path)
     from assets.definitions import defs
 
     location = f"ducklake:{tmp_path / 'catalog.ducklake'}"
@@ -93,7 +101,6 @@ def test_lake_job_writes_the_same_tables_with_snapshots(
 
 
 def test_two_writers_on_a_postgres_catalog_lose_nothing(postgres_url, tmp_path, monkeypatch):
-    _ducklake_or_skip(tmp_path)
     url = servers.create_database(postgres_url, "ducklake_catalog")
     host_port = url.split("@", 1)[1].split("/", 1)[0]
     host, port = host_port.split(":")
