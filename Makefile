@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # sets DAGSTER_HOME there for `make run` and `make dev`, so both see the same runs.
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test dev lint clean lab
+.PHONY: run test dev lint clean lab scaleout-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lab: $(VENV)/.installed  # train, evaluate and store the default lab ladder (aft
 # stops the UI and all its processes (assets/dev_server.py).
 dev: $(VENV)/.installed
 	$(BIN)/python -m assets.dev_server $(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+# Only the scale-out tests (PostgreSQL instance, Celery workers, DuckLake): README "Past one machine".
+scaleout-test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m scaleout tests/scaleout
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from sources.paths import PROJECT_ROOT, dagster_home
+from sources.paths import PROJECT_ROOT, dagster_home, dagster_yaml
 
-CONFIG = PROJECT_ROOT / "dagster.yaml"
+CONFIG = PROJECT_ROOT / "dagster.yaml"  # the default; EMERGENCE_DAGSTER_YAML picks a variant
 
 
 def prepare_dagster_home() -> Path:
@@ -26,13 +26,14 @@ def prepare_dagster_home() -> Path:
     A dagster.yaml of its own in a DAGSTER_HOME the user chose is left as it is.
     """
     home = dagster_home()
+    config = dagster_yaml().resolve()
     home.mkdir(parents=True, exist_ok=True)
     link = home / "dagster.yaml"
     own_config = link.exists() and not link.is_symlink()
-    if not own_config and not (link.is_symlink() and link.resolve() == CONFIG.resolve()):
+    if not own_config and not (link.is_symlink() and link.resolve() == config):
         fresh = home / f".dagster.yaml.{os.getpid()}"
         fresh.unlink(missing_ok=True)
-        fresh.symlink_to(CONFIG)
+        fresh.symlink_to(config)
         os.replace(fresh, link)  # atomic: a concurrent `make run` never sees a half-made link
     os.environ["DAGSTER_HOME"] = str(home)
     return home

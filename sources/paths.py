@@ -38,14 +38,45 @@ def dagster_home() -> Path:
     return data_dir() / "dagster"
 
 
+def dagster_yaml() -> Path:
+    """The instance configuration linked into DAGSTER_HOME (EMERGENCE_DAGSTER_YAML).
+
+    Default: the project's dagster.yaml (SQLite under DAGSTER_HOME). Past one machine, a variant
+    from deploy/ (deploy/postgres/dagster.yaml, deploy/celery/dagster.yaml); a relative path is
+    read from the project root, so the same setting works from any working directory.
+    """
+    value = os.environ.get("EMERGENCE_DAGSTER_YAML")
+    if not value:
+        return PROJECT_ROOT / "dagster.yaml"
+    path = Path(value)
+    path = path if path.is_absolute() else PROJECT_ROOT / path
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"EMERGENCE_DAGSTER_YAML={value}: no such file ({path}); expected a Dagster instance "
+            "config such as deploy/postgres/dagster.yaml"
+        )
+    return path.resolve()
+
+
 def charts_dir() -> Path:
     return data_dir() / "charts"
 
 
 def duckdb_path() -> Path:
-    """The warehouse file (EMERGENCE_DUCKDB, default data/emergence.duckdb)."""
+    """The warehouse (EMERGENCE_DUCKDB, default data/emergence.duckdb).
+
+    A `ducklake:` or `md:` location is not a file path and is returned as given.
+    """
     override = os.environ.get("EMERGENCE_DUCKDB")
+    if override and override.startswith(("ducklake:", "md:")):
+        return Path(override)
     return Path(override).resolve() if override else data_dir() / "emergence.duckdb"
+
+
+def ducklake_data_path() -> Path:
+    """Where a DuckLake warehouse keeps its Parquet files (EMERGENCE_DUCKLAKE_DATA)."""
+    override = os.environ.get("EMERGENCE_DUCKLAKE_DATA")
+    return Path(override).resolve() if override else data_dir() / "ducklake"
 
 
 def mirror_dir() -> Path | None:

@@ -26,6 +26,11 @@ the storage or add a service. Copy + rename keeps one ordinary DuckDB file that 
 opens. Its cost is one copy of the file per write session (`benchmarks/bench_publish.py` measures
 it at 1M result rows; the README's "The warehouse" gives the figure).
 
+A DuckLake location (`EMERGENCE_DUCKDB=ducklake:<catalog>`, the catalog a DuckDB file or
+`postgres:<libpq string>`, data files as Parquet under EMERGENCE_DUCKLAKE_DATA) skips all of this:
+DuckLake's catalog takes concurrent writers and readers itself, and every commit is a snapshot
+(`warehouse/ducklake.py`). The single-file default below is unchanged.
+
 Writers: one at a time. Dagster's `duckdb_writer` pool orders writing steps across runs; an
 exclusive lock on `.emergence.duckdb.writer.lock` (released by the OS when its process dies, so a
 crashed writer never blocks the next) stops a writer outside Dagster from losing another's update.
@@ -44,6 +49,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from warehouse.ducklake import DUCKLAKE_PREFIX, connect_ducklake, ducklake_ddl, is_ducklake
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 VIEWS_SQL = Path(__file__).with_name("views.sql")
@@ -85,12 +92,16 @@ def _busy_from_lock_error(path: Path, error: duckdb.Error) -> WarehouseBusy:
 
 
 def _is_local(path: Path) -> bool:
-    return not str(path).startswith("md:")  # MotherDuck has its own concurrency
+    return not str(path).startswith(("md:", DUCKLAKE_PREFIX))  # they handle concurrency themselves
 
 
 @contextmanager
 def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Read-only: the published state. Read-write: a write session that publishes on clean exit."""
+    if is_ducklake(path):
+        with connect_ducklake(str(path), read_only=read_only) as con:
+            yield con
+        return
     if not _is_local(path):
         con = duckdb.connect(str(path), read_only=read_only)
         try:
@@ -202,8 +213,18 @@ def _publish(staged: Path, path: Path) -> None:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA_SQL.read_text())
-    con.execute(VIEWS_SQL.read_text())
+    schema, views = SCHEMA_SQL.read_text(), VIEWS_SQL.read_text()
+    if _in_ducklake(con):
+        schema, views = ducklake_ddl(schema, views)
+    con.execute(schema)
+    con.execute(views)
+
+
+def _in_ducklake(con: duckdb.DuckDBPyConnection) -> bool:
+    (kind,) = con.execute(
+        "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    return kind == "ducklake"
 
 
 @contextmanager
