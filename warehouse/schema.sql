@@ -73,8 +73,9 @@ CREATE TABLE IF NOT EXISTS results (
     checkpoint_flops_basis VARCHAR,          -- estimated_6nd (the only basis so far)
     final_checkpoint    BOOLEAN,             -- false for an intermediate checkpoint: size-axis series keep rows where this IS NOT FALSE
     source_commit       VARCHAR,             -- commit of the upstream repository the file was read at, where pinned
-    source_sha256       VARCHAR,             -- sha256 of the source file's bytes
-    PRIMARY KEY (model_id, task_id, setting, prompting, metric, citation)
+    source_sha256       VARCHAR              -- sha256 of the source file's bytes
+    -- key (model_id, task_id, setting, prompting, metric, citation): unique, checked on every
+    -- write by warehouse/store.py (check_key), not declared: DuckDB's index on it tripled the cost
 );
 
 CREATE TABLE IF NOT EXISTS table1 (
