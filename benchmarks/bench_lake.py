@@ -8,9 +8,9 @@ DAGSTER_HOME (the project's dagster.yaml with its paths moved under the benchmar
 child's wall time and peak RSS come from the OS (wait4); the time of each stage from the run's
 STEP_START / STEP_SUCCESS events in that instance's event log:
 
-    ingest     literature_files, obsscaling_files (reading and typing the CSVs)
+    ingest     literature_files, obsscaling_files, lmeval_files (reading and typing the files)
     validate   staged_lake and its asset checks (schemas, rules; loading the staged lake)
-    warehouse  warehouse_tables (the DuckDB write)
+    warehouse  warehouse_tables, lmeval_examples (the DuckDB writes)
     emergence  emergence (read results_with_scale, detect, write)
     charts     every chart asset and the gallery
 
@@ -57,11 +57,11 @@ def parse_size(text: str) -> int:
 
 
 def stage_of(step_key: str) -> str:
-    if step_key.startswith(("literature_files", "obsscaling_files")):
+    if step_key.startswith(("literature_files", "obsscaling_files", "lmeval_files")):
         return "ingest"
     if step_key.startswith("staged_lake"):
         return "validate"
-    if step_key.startswith("warehouse_tables"):
+    if step_key.startswith(("warehouse_tables", "lmeval_examples")):
         return "warehouse"
     if step_key.startswith("emergence"):
         return "emergence"

@@ -39,15 +39,19 @@ def test_generated_inputs_are_valid_deterministic_and_sized(tmp_path: Path):
     assert (tmp_path / "a" / first).read_bytes() != (tmp_path / "c" / first).read_bytes()
 
 
-def test_a_fresh_dagster_home_keeps_the_instance_settings_under_it(tmp_path: Path):
+def test_a_fresh_dagster_home_keeps_the_instance_settings_under_it(tmp_path: Path, monkeypatch):
     home = tmp_path / "home"
     fresh_dagster_home(home)
     config = yaml.safe_load((home / "dagster.yaml").read_text())
+    project = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
+    assert config["concurrency"] == project["concurrency"]
+    # storage follows DAGSTER_HOME unless a block names a folder: a relative one moves under it
+    project["storage"] = {"sqlite": {"base_dir": "data/dagster/storage"}}
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(project))
+    monkeypatch.setattr("benchmarks.bench_lake.PROJECT_ROOT", tmp_path)
+    fresh_dagster_home(home)
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
     assert config["storage"]["sqlite"]["base_dir"] == str(home / "data/dagster/storage")
-    assert (
-        config["concurrency"]
-        == yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())["concurrency"]
-    )
 
 
 def test_every_step_of_the_lake_job_falls_in_a_stage():
