@@ -114,7 +114,7 @@ def run_lake(home: Path, data: Path, literature: Path | None, *, force: bool = F
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    samples: list[tuple[float, float, float]] = []
+    samples: list[tuple[float, float, float, float]] = []
     sampler = threading.Thread(target=_sample_rss, args=(child.pid, samples), daemon=True)
     sampler.start()
     _, status, usage = os.wait4(child.pid, 0)
@@ -131,8 +131,13 @@ def run_lake(home: Path, data: Path, literature: Path | None, *, force: bool = F
     }
 
 
-def _sample_rss(pid: int, samples: list[tuple[float, float, float]], every_s: float = 0.1) -> None:
-    """(unix time, RSS MB, CPU seconds so far) of the child until it exits.
+def _sample_rss(
+    pid: int, samples: list[tuple[float, float, float, float]], every_s: float = 0.1
+) -> None:
+    """(unix time, RSS MB, CPU seconds so far, anonymous RSS MB) of the child until it exits.
+
+    RSS counts the pages of memory-mapped files (the staged lake's Arrow files) as well as the
+    process's own allocations; the anonymous part is the latter alone.
 
     Attributed to the stage running at each instant (steps run one at a time), this gives the
     peak memory and the CPU seconds of each stage; CPU seconds barely change when other work
@@ -148,9 +153,13 @@ def _sample_rss(pid: int, samples: list[tuple[float, float, float]], every_s: fl
         if "State:\tZ" in text:
             return
         cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-        for line in text.splitlines():
-            if line.startswith("VmRSS:"):
-                samples.append((time.time(), int(line.split()[1]) / 1024, cpu))
+        values = {
+            line.split(":")[0]: int(line.split()[1]) / 1024
+            for line in text.splitlines()
+            if line.startswith(("VmRSS:", "RssAnon:"))
+        }
+        if "VmRSS" in values:
+            samples.append((time.time(), values["VmRSS"], cpu, values.get("RssAnon", 0.0)))
         time.sleep(every_s)
 
 
@@ -202,6 +211,7 @@ def attach_stage_peaks(measured: dict) -> dict:
         if len(window) >= 2:
             cpu[stage] += window[-1][2] - window[0][2]
     measured["stage_peak_rss_mb"] = peaks
+    measured["peak_anon_rss_mb"] = max((s[3] for s in samples), default=0.0)
     measured["stage_cpu_s"] = cpu
     return measured
 
@@ -223,7 +233,8 @@ def describe(label: str, measured: dict) -> str:
     exit_note = f"  (exit {measured['exit_code']})" if measured["exit_code"] else ""
     lines = [
         f"{label}: wall {measured['wall_s']:.1f} s, CPU {measured['cpu_s']:.1f} s, "
-        f"peak RSS {measured['peak_rss_mb']:.0f} MB, core (ingest..emergence) {core:.1f} s "
+        f"peak RSS {measured['peak_rss_mb']:.0f} MB (anonymous {measured['peak_anon_rss_mb']:.0f}"
+        f" MB), core (ingest..emergence) {core:.1f} s "
         f"(CPU {sum(cpu[s] for s in CORE):.1f} s)"
         f"  [load average before: {measured['load_before']:.1f}]{failed}{exit_note}",
         *(
