@@ -115,7 +115,9 @@ def run_lake(home: Path, data: Path, literature: Path | None, *, force: bool = F
         stderr=subprocess.STDOUT,
     )
     samples: list[tuple[float, float, float, float]] = []
-    sampler = threading.Thread(target=_sample_rss, args=(child.pid, samples), daemon=True)
+    peak = [0.0]  # the child's VmHWM: its own peak RSS, reset at exec (wait4's ru_maxrss is not:
+    # it starts from this process's RSS at fork, so a small run showed this script's size)
+    sampler = threading.Thread(target=_sample_rss, args=(child.pid, samples, peak), daemon=True)
     sampler.start()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
@@ -126,13 +128,16 @@ def run_lake(home: Path, data: Path, literature: Path | None, *, force: bool = F
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "load_before": load,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": peak[0],
         "exit_code": os.waitstatus_to_exitcode(status),
     }
 
 
 def _sample_rss(
-    pid: int, samples: list[tuple[float, float, float, float]], every_s: float = 0.1
+    pid: int,
+    samples: list[tuple[float, float, float, float]],
+    peak: list[float],
+    every_s: float = 0.1,
 ) -> None:
     """(unix time, RSS MB, CPU seconds so far, anonymous RSS MB) of the child until it exits.
 
@@ -156,10 +161,11 @@ def _sample_rss(
         values = {
             line.split(":")[0]: int(line.split()[1]) / 1024
             for line in text.splitlines()
-            if line.startswith(("VmRSS:", "RssAnon:"))
+            if line.startswith(("VmRSS:", "RssAnon:", "VmHWM:"))
         }
         if "VmRSS" in values:
             samples.append((time.time(), values["VmRSS"], cpu, values.get("RssAnon", 0.0)))
+            peak[0] = max(peak[0], values.get("VmHWM", 0.0))
         time.sleep(every_s)
 
 
