@@ -52,6 +52,7 @@ def results_frame(rows: int):
 
 def child(variant: str, rows: int) -> None:
     import duckdb
+    import polars as pl
 
     from warehouse.store import CHECKED_KEYS, ensure_schema, replace_rows, transaction
 
@@ -69,7 +70,8 @@ def child(variant: str, rows: int) -> None:
             if variant == "checked":
                 replace_rows(con, "results", frame)
             else:
-                con.register("_incoming", frame.to_arrow())
+                # handed over as replace_rows does (string views, no copy): only the key differs
+                con.register("_incoming", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
                 con.execute("INSERT INTO results BY NAME SELECT * FROM _incoming")
         con.execute("CHECKPOINT")
         after = os.times()

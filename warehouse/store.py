@@ -271,11 +271,11 @@ def check_key(
     """Raise DuplicateKey when `incoming` repeats a key, or meets a row `table` keeps.
 
     Why a check, not schema.sql's PRIMARY KEY: DuckDB maintains a key as an ART index over the
-    six text columns, which made replacing 1M result rows cost 14.2 CPU s and 1.14 GB instead
-    of 4.6 s and 750 MB (benchmarks/bench_results_key.py measures both and this check). The
-    check is two hash joins on the rows being written: the same guarantee (pandera checks the
-    staged rows' key too, but fresh rows written by evaluations must not collide with
-    published ones either, and no writer may bypass the schema), at a fraction of the cost.
+    six text columns; inserting 1M result rows took 14.4 CPU s with it, 5.9 s with no key and
+    6.3 s with this check (benchmarks/bench_results_key.py, on a busy 2-core machine). The
+    check is a group-by and a hash join on the rows being written: the same guarantee (pandera
+    checks the staged rows' key too, but rows written by evaluations must not collide with
+    published ones either, and no writer may bypass the schema) at a fraction of the cost.
     """
     columns = ", ".join(key)
     repeated = con.execute(
