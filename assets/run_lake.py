@@ -5,7 +5,8 @@ Runs the `lake` job on the lake's instance ($EMERGENCE_DATA/dagster, so the run 
 prints one line per step as it starts and, at the end, an honest summary: the headline says
 "succeeded" only when the exit status is 0; failed checks list their problems (file, row,
 column, found, expected) indented under them; a failed step shows its message, not Dagster's
-stack trace (that stays in the run's log in the UI).
+stack trace (that stays in the run's log in the UI). When nothing the lake reads or writes has
+changed since the last successful run, it says so and stops (assets/run_fingerprint.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from assets import run_fingerprint
 from assets.instance import lake_instance
 from assets.run_recovery import PID_TAG, clear_dead_runs, pool_holders
 from sources.paths import charts_dir, duckdb_path
@@ -204,6 +206,17 @@ def failure_message(failure) -> str:
 
 def main() -> int:
     started = time.perf_counter()
+    if not run_fingerprint.forced() and (last := run_fingerprint.unchanged_since()) is not None:
+        print(
+            f"lake unchanged since run {last['run_id'][:8]} ({last['finished']}): nothing to do "
+            f"in {time.perf_counter() - started:.1f} s; {run_fingerprint.FORCE_VARIABLE}=1 runs "
+            "it anyway"
+        )
+        print(f"  warehouse: {duckdb_path()}")
+        print(f"  charts:    {charts_dir() / 'index.html'}")
+        return 0
+    run_fingerprint.forget()
+    inputs = run_fingerprint.inputs_fingerprint()
     instance = lake_instance()
     for line in clear_dead_runs(instance):
         print(line, flush=True)
@@ -223,6 +236,8 @@ def main() -> int:
     print()
     for line in summary.lines(time.perf_counter() - started):
         print(line)
+    if summary.exit_code == 0:
+        run_fingerprint.remember(run_id, inputs, time.strftime("%Y-%m-%d %H:%M:%S"))
     return summary.exit_code
 
 

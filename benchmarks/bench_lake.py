@@ -8,15 +8,17 @@ DAGSTER_HOME (the project's dagster.yaml with its paths moved under the benchmar
 child's wall time and peak RSS come from the OS (wait4); the time of each stage from the run's
 STEP_START / STEP_SUCCESS events in that instance's event log:
 
-    ingest     literature_files, obsscaling_files (reading and typing the CSVs)
+    ingest     literature_files, obsscaling_files, lmeval_files (reading and typing the files)
     validate   staged_lake and its asset checks (schemas, rules; loading the staged lake)
-    warehouse  warehouse_tables (the DuckDB write)
+    warehouse  warehouse_tables, lmeval_examples (the DuckDB writes)
     emergence  emergence (read results_with_scale, detect, write)
     charts     every chart asset and the gallery
 
 `core` = ingest + validate + warehouse + emergence: issue 8's budget is 30 s and 2 GB at 1M rows.
-Then, on the embedded data (no EMERGENCE_LITERATURE), a cold run and a warm run (the same command
-again, nothing changed) in one fresh data folder (`--no-warm` skips this).
+Then, on the embedded data (no EMERGENCE_LITERATURE), in one fresh data folder: a cold run, a
+warm run (the same command again, nothing changed: the runner finds the lake unchanged and stops,
+assets/run_fingerprint.py) and a forced warm run (EMERGENCE_FORCE_RUN=1: every step runs, as after
+a change, and charts whose inputs did not change are not rendered again). `--no-warm` skips these.
 
     EMERGENCE_MIRROR=../shared/mirror .venv/bin/python benchmarks/bench_lake.py --sizes 10k,100k,1M
 
@@ -88,7 +90,7 @@ def fresh_dagster_home(home: Path) -> None:
     (home / "dagster.yaml").write_text(yaml.safe_dump(rebase(config)))
 
 
-def run_lake(home: Path, data: Path, literature: Path | None) -> dict:
+def run_lake(home: Path, data: Path, literature: Path | None, *, force: bool = False) -> dict:
     """One `python -m assets.run_lake` in a child process: wall seconds, peak RSS, exit code."""
     env = {
         **os.environ,
@@ -96,8 +98,10 @@ def run_lake(home: Path, data: Path, literature: Path | None) -> dict:
         "DAGSTER_HOME": str(home),
         "EMERGENCE_DATA": str(data),
     }
-    env.pop("EMERGENCE_DUCKDB", None)
-    env.pop("EMERGENCE_LITERATURE", None)
+    for name in ("EMERGENCE_DUCKDB", "EMERGENCE_LITERATURE", "EMERGENCE_FORCE_RUN"):
+        env.pop(name, None)
+    if force:
+        env["EMERGENCE_FORCE_RUN"] = "1"
     if literature is not None:
         env["EMERGENCE_LITERATURE"] = str(literature)
     log = (home / "run.log").open("a")
@@ -110,8 +114,10 @@ def run_lake(home: Path, data: Path, literature: Path | None) -> dict:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    samples: list[tuple[float, float, float]] = []
-    sampler = threading.Thread(target=_sample_rss, args=(child.pid, samples), daemon=True)
+    samples: list[tuple[float, float, float, float]] = []
+    peak = [0.0]  # the child's VmHWM: its own peak RSS, reset at exec (wait4's ru_maxrss is not:
+    # it starts from this process's RSS at fork, so a small run showed this script's size)
+    sampler = threading.Thread(target=_sample_rss, args=(child.pid, samples, peak), daemon=True)
     sampler.start()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
@@ -122,13 +128,21 @@ def run_lake(home: Path, data: Path, literature: Path | None) -> dict:
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "load_before": load,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": peak[0],
         "exit_code": os.waitstatus_to_exitcode(status),
     }
 
 
-def _sample_rss(pid: int, samples: list[tuple[float, float, float]], every_s: float = 0.1) -> None:
-    """(unix time, RSS MB, CPU seconds so far) of the child until it exits.
+def _sample_rss(
+    pid: int,
+    samples: list[tuple[float, float, float, float]],
+    peak: list[float],
+    every_s: float = 0.1,
+) -> None:
+    """(unix time, RSS MB, CPU seconds so far, anonymous RSS MB) of the child until it exits.
+
+    RSS counts the pages of memory-mapped files (the staged lake's Arrow files) as well as the
+    process's own allocations; the anonymous part is the latter alone.
 
     Attributed to the stage running at each instant (steps run one at a time), this gives the
     peak memory and the CPU seconds of each stage; CPU seconds barely change when other work
@@ -144,9 +158,14 @@ def _sample_rss(pid: int, samples: list[tuple[float, float, float]], every_s: fl
         if "State:\tZ" in text:
             return
         cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-        for line in text.splitlines():
-            if line.startswith("VmRSS:"):
-                samples.append((time.time(), int(line.split()[1]) / 1024, cpu))
+        values = {
+            line.split(":")[0]: int(line.split()[1]) / 1024
+            for line in text.splitlines()
+            if line.startswith(("VmRSS:", "RssAnon:", "VmHWM:"))
+        }
+        if "VmRSS" in values:
+            samples.append((time.time(), values["VmRSS"], cpu, values.get("RssAnon", 0.0)))
+            peak[0] = max(peak[0], values.get("VmHWM", 0.0))
         time.sleep(every_s)
 
 
@@ -198,6 +217,7 @@ def attach_stage_peaks(measured: dict) -> dict:
         if len(window) >= 2:
             cpu[stage] += window[-1][2] - window[0][2]
     measured["stage_peak_rss_mb"] = peaks
+    measured["peak_anon_rss_mb"] = max((s[3] for s in samples), default=0.0)
     measured["stage_cpu_s"] = cpu
     return measured
 
@@ -209,11 +229,18 @@ def describe(label: str, measured: dict) -> str:
         measured["stage_cpu_s"],
     )
     core = sum(stages[s] for s in CORE)
+    if measured.get("no_dagster_run"):
+        return (
+            f"{label}: wall {measured['wall_s']:.1f} s, CPU {measured['cpu_s']:.1f} s, "
+            f"peak RSS {measured['peak_rss_mb']:.0f} MB: no Dagster run (the lake was unchanged)"
+            f"  [load average before: {measured['load_before']:.1f}]"
+        )
     failed = f"  FAILED: {', '.join(measured['failed_steps'])}" if measured["failed_steps"] else ""
     exit_note = f"  (exit {measured['exit_code']})" if measured["exit_code"] else ""
     lines = [
         f"{label}: wall {measured['wall_s']:.1f} s, CPU {measured['cpu_s']:.1f} s, "
-        f"peak RSS {measured['peak_rss_mb']:.0f} MB, core (ingest..emergence) {core:.1f} s "
+        f"peak RSS {measured['peak_rss_mb']:.0f} MB (anonymous {measured['peak_anon_rss_mb']:.0f}"
+        f" MB), core (ingest..emergence) {core:.1f} s "
         f"(CPU {sum(cpu[s] for s in CORE):.1f} s)"
         f"  [load average before: {measured['load_before']:.1f}]{failed}{exit_note}",
         *(
@@ -232,6 +259,7 @@ def main() -> int:
     parser.add_argument("--no-warm", action="store_true", help="skip the cold/warm embedded runs")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    args.work = args.work.resolve()  # DAGSTER_HOME must be absolute
     if not os.environ.get("EMERGENCE_MIRROR"):
         print("note: EMERGENCE_MIRROR is unset: ObsScaling comes from data/raw or the network")
     report: dict = {"sizes": [], "embedded": []}
@@ -263,11 +291,13 @@ def main() -> int:
         home = folder / "home"
         fresh_dagster_home(home)
         shutil.rmtree(folder / "data", ignore_errors=True)
-        runs = [run_lake(home, folder / "data", None) for _ in ("cold", "warm")]
-        for measured, events, label in zip(
-            runs, step_times(home)[-2:], ("cold", "warm"), strict=True
-        ):
-            measured.update(events, run=label)
+        for label, force in (("cold", False), ("warm", False), ("warm, forced", True)):
+            runs_before = len(step_times(home))
+            measured = run_lake(home, folder / "data", None, force=force)
+            runs = step_times(home)
+            no_run = {"stages_s": dict.fromkeys(STAGES, 0.0), "failed_steps": [], "spans": []}
+            ran = len(runs) > runs_before
+            measured.update(runs[-1] if ran else no_run, run=label, no_dagster_run=not ran)
             attach_stage_peaks(measured)
             report["embedded"].append(measured)
             print(describe(f"embedded {label}", measured), flush=True)

@@ -39,26 +39,19 @@ def test_generated_inputs_are_valid_deterministic_and_sized(tmp_path: Path):
     assert (tmp_path / "a" / first).read_bytes() != (tmp_path / "c" / first).read_bytes()
 
 
-def test_a_fresh_dagster_home_keeps_the_instance_settings_under_it(tmp_path: Path):
+def test_a_fresh_dagster_home_keeps_the_instance_settings_under_it(tmp_path: Path, monkeypatch):
     home = tmp_path / "home"
     fresh_dagster_home(home)
     config = yaml.safe_load((home / "dagster.yaml").read_text())
     project = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
     assert config["concurrency"] == project["concurrency"]
-    # Every folder the instance writes is under `home`: relative ones moved there, and the
-    # project's dagster.yaml names none (Dagster then keeps storage and logs in DAGSTER_HOME).
-    paths = [v for k, v in _walk(config) if k == "base_dir"]
-    assert all(Path(p).is_relative_to(home) for p in paths)
-
-
-def _walk(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield key, value
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
+    # storage follows DAGSTER_HOME unless a block names a folder: a relative one moves under it
+    project["storage"] = {"sqlite": {"base_dir": "data/dagster/storage"}}
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(project))
+    monkeypatch.setattr("benchmarks.bench_lake.PROJECT_ROOT", tmp_path)
+    fresh_dagster_home(home)
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert config["storage"]["sqlite"]["base_dir"] == str(home / "data/dagster/storage")
 
 
 def test_every_step_of_the_lake_job_falls_in_a_stage():

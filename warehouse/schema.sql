@@ -74,8 +74,9 @@ CREATE TABLE IF NOT EXISTS results (
     final_checkpoint    BOOLEAN,             -- false for an intermediate checkpoint: size-axis series keep rows where this IS NOT FALSE
     source_commit       VARCHAR,             -- commit of the upstream repository the file was read at, where pinned
     source_sha256       VARCHAR,             -- sha256 of the source file's bytes
-    rescored_from_run   VARCHAR,             -- re-scored rows (marts/rescore.py): the evaluation run whose eval_examples they were computed from
-    PRIMARY KEY (model_id, task_id, setting, prompting, metric, citation)
+    rescored_from_run   VARCHAR              -- re-scored rows (marts/rescore.py): the evaluation run whose eval_examples they were computed from
+    -- key (model_id, task_id, setting, prompting, metric, citation): unique, checked on every
+    -- write by warehouse/store.py (check_key), not declared: DuckDB's index on it tripled the cost
 );
 
 CREATE TABLE IF NOT EXISTS table1 (

@@ -62,6 +62,19 @@ class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse so that this write cannot go on (the message names it)."""
 
 
+class DuplicateKey(ValueError):
+    """Rows being written share a table's key with each other or with rows the write keeps."""
+
+
+# Keys the warehouse checks on every write instead of declaring them in schema.sql (why: see
+# `check_key`). The results key is the pandera schema's too (checks/schemas.py; a test keeps
+# the two equal).
+CHECKED_KEYS: dict[str, tuple[str, ...]] = {
+    "results": ("model_id", "task_id", "setting", "prompting", "metric", "citation"),
+}
+SHOWN_CLASHES = 5
+
+
 def staging_dir(path: Path) -> Path:
     """Where a write session builds the next state (same folder, so the rename is atomic)."""
     return path.parent / f".{path.name}.writing"
@@ -215,7 +228,9 @@ def _publish(staged: Path, path: Path) -> None:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     schema, views = SCHEMA_SQL.read_text(), VIEWS_SQL.read_text()
     if _in_ducklake(con):
-        schema, views = ducklake_ddl(schema, views)
+        schema, views = ducklake_ddl(schema, views)  # DuckLake declares no keys
+    else:
+        _drop_declared_keys(con)
     con.execute(schema)
     con.execute(views)
 
@@ -225,6 +240,26 @@ def _in_ducklake(con: duckdb.DuckDBPyConnection) -> bool:
         "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchone()
     return kind == "ducklake"
+
+
+def _drop_declared_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse built while schema.sql declared a checked key as PRIMARY KEY: rebuilt once
+    without it (DuckDB cannot drop a constraint), its rows kept, in one transaction."""
+    for table in CHECKED_KEYS:
+        declared = con.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = current_schema() "
+            "AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [table],
+        ).fetchone()[0]
+        if not declared:
+            continue
+        old = f"{table}_with_declared_key"
+        with transaction(con):
+            con.execute(f"ALTER TABLE {table} RENAME TO {old}")  # fixed names, not input
+            con.execute(SCHEMA_SQL.read_text())  # creates `table` anew, without the key
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {old}")
+            con.execute(f"DROP TABLE {old}")
+        log.info("%s: rebuilt without its declared PRIMARY KEY (checked on write)", table)
 
 
 @contextmanager
@@ -242,11 +277,63 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     if frame.height == 0:
         return
-    con.register("_incoming", frame.to_arrow())
+    # string views as polars holds them: no copy of the text (the default export copies it all)
+    con.register("_incoming", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
+        if table in CHECKED_KEYS:
+            check_key(con, table, "_incoming", CHECKED_KEYS[table])
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")  # table: a fixed name
     finally:
         con.unregister("_incoming")
+
+
+def check_key(
+    con: duckdb.DuckDBPyConnection, table: str, incoming: str, key: tuple[str, ...]
+) -> None:
+    """Raise DuplicateKey when `incoming` repeats a key, or meets a row `table` keeps.
+
+    Why a check, not schema.sql's PRIMARY KEY: DuckDB maintains a key as an ART index over the
+    six text columns; inserting 1M result rows took 14.4 CPU s with it, 5.9 s with no key and
+    6.3 s with this check (benchmarks/bench_results_key.py, on a busy 2-core machine). The
+    check is a group-by and a hash join on the rows being written: the same guarantee (pandera
+    checks the staged rows' key too, but rows written by evaluations must not collide with
+    published ones either, and no writer may bypass the schema) at a fraction of the cost.
+    """
+    columns = ", ".join(key)
+    repeated = con.execute(
+        f"SELECT {columns}, count(*), hash({columns}) FROM {incoming} GROUP BY ALL "
+        f"HAVING count(*) > 1 ORDER BY ALL LIMIT {SHOWN_CLASHES}"
+    ).fetchall()
+    if repeated:  # the files behind each repeated key (aggregating them for every key costs 8x)
+        repeated = con.execute(
+            f"SELECT {columns}, count(*), string_agg(DISTINCT source_file, ', ' "
+            f"ORDER BY source_file) FROM {incoming} WHERE hash({columns}) IN (SELECT unnest(?)) "
+            "GROUP BY ALL HAVING count(*) > 1 ORDER BY ALL",
+            [[row[-1] for row in repeated]],
+        ).fetchall()
+    kept = con.execute(
+        f"SELECT {', '.join(f'i.{c}' for c in key)}, i.source_file, t.origin, t.source_file "
+        f"FROM {incoming} i JOIN {table} t USING ({columns}) LIMIT {SHOWN_CLASHES}"
+    ).fetchall()
+    if not repeated and not kept:
+        return
+    lines = [
+        f"{_key_text(key, row)}: {row[-2]} rows being written, from {row[-1]}" for row in repeated
+    ]
+    lines += [
+        f"{_key_text(key, row)}: written from {row[-3]}, already in the warehouse from "
+        f"{row[-1]} (origin {row[-2]})"
+        for row in kept
+    ]
+    raise DuplicateKey(
+        f"{table}: the key ({columns}) must be unique; found it repeated (first "
+        f"{SHOWN_CLASHES} of each kind shown; nothing was written, the warehouse keeps its "
+        "previous contents):\n" + "\n".join(f"- {line}" for line in lines)
+    )
+
+
+def _key_text(key: tuple[str, ...], row: tuple) -> str:
+    return ", ".join(f"{column}={value!r}" for column, value in zip(key, row, strict=False))
 
 
 def replace_rows(
