@@ -11,8 +11,8 @@ STEP_START / STEP_SUCCESS events in that instance's event log:
     ingest     literature_files, obsscaling_files, lmeval_files (reading and typing the files)
     validate   staged_lake and its asset checks (schemas, rules; loading the staged lake)
     warehouse  warehouse_tables, lmeval_examples (the DuckDB writes)
-    emergence  emergence (read results_with_scale, detect, write)
-    charts     every chart asset and the gallery
+    emergence  emergence, prediction_backtests, forecasts, rescored_metrics, verdicts
+    charts     every chart asset, the masking charts and the gallery
 
 `core` = ingest + validate + warehouse + emergence: issue 8's budget is 30 s and 2 GB at 1M rows.
 Then, on the embedded data (no EMERGENCE_LITERATURE), in one fresh data folder: a cold run, a
@@ -63,9 +63,11 @@ def stage_of(step_key: str) -> str:
         return "validate"
     if step_key.startswith(("warehouse_tables", "lmeval_examples")):
         return "warehouse"
-    if step_key.startswith(("emergence", "prediction_backtests", "forecasts")):
+    if step_key.startswith(
+        ("emergence", "prediction_backtests", "forecasts", "rescored_metrics", "verdicts")
+    ):
         return "emergence"
-    if step_key.startswith("chart"):
+    if step_key.startswith(("chart", "masking_charts")):
         return "charts"
     return "other"
 
