@@ -11,6 +11,7 @@ from marts.progress_points import TRAINING_VIEWS
 NEW_CHARTS = {f"chart_{v.view_id}" for v in TRAINING_VIEWS} | {
     "chart_loss_lambada_perplexity",
     "chart_fig2g_mmlu_open_models",
+    "chart_fig3a_gsm8k_chain_of_thought_open_models",
 }
 
 
