@@ -362,12 +362,12 @@ def panel_left_out_note(con: duckdb.DuckDBPyConnection, panel: Panel) -> str | N
         return None
     drawn = frame.filter(pl.col("origin") == "obsscaling")["family"].n_unique() - small.height
     names = ", ".join(
-        f"{r['family']} ({r['on_axis']} of {r['models']})" for r in small.iter_rows(named=True)
+        f"{r['family']} {r['on_axis']}/{r['models']}" for r in small.iter_rows(named=True)
     )
     return (
-        f"Left out: {small.height} of {drawn + small.height} ObsScaling families, "
-        f"{small['models'].sum()} models, with fewer than {OBSSCALING_MIN_MODELS} models with "
-        f"training FLOPs (models with FLOPs of models): {names}."
+        f"Left out: {small.height} of {drawn + small.height} ObsScaling families "
+        f"({small['models'].sum()} models) have fewer than {OBSSCALING_MIN_MODELS} models with "
+        f"training FLOPs (with FLOPs/all): {names}."
     )
 
 

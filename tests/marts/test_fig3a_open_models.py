@@ -101,7 +101,7 @@ def test_open_models_panel_draws_families_with_their_emergent_scale(warehouse) -
 
     left_out = panel_left_out_note(con, PANEL)
     assert left_out is not None
-    assert "1 of 3 ObsScaling families, 2 models" in left_out and "Tiny (2 of 2)" in left_out
+    assert "1 of 3 ObsScaling families (2 models)" in left_out and "Tiny 2/2" in left_out
 
     spec = PanelSpec(PANEL.panel_id, PANEL.title, PANEL.subtitle, PANEL.y_title, (left_out,))
     chart = panel_chart(points, emergence, spec, panel_random_level(con, PANEL))
