@@ -15,7 +15,14 @@ from marts.chart_files import inputs_hash, write_chart
 from marts.gallery import GalleryEntry, write_gallery
 from marts.loss_chart import loss_caption, loss_chart
 from marts.panel_chart import PanelSpec, empty_panel_chart, panel_caption, panel_chart
-from marts.panels import PANELS, Panel, panel_emergence, panel_points, panel_random_level
+from marts.panels import (
+    PANELS,
+    Panel,
+    panel_emergence,
+    panel_left_out_note,
+    panel_points,
+    panel_random_level,
+)
 from marts.progress_points import (
     TRAINING_VIEWS,
     TrainingView,
@@ -49,13 +56,13 @@ def _result(files: dict, **metadata) -> dg.MaterializeResult:
     )
 
 
-def _spec(panel: Panel) -> PanelSpec:
+def _spec(panel: Panel, extra_notes: tuple[str, ...] = ()) -> PanelSpec:
     return PanelSpec(
         panel.panel_id,
         panel.title,
         panel.subtitle,
         panel.y_title,
-        panel.notes,
+        (*panel.notes, *extra_notes),
         gap_notes=panel.gap_notes,
     )
 
@@ -64,7 +71,8 @@ def render_panel(con, panel: Panel) -> tuple[dict, bool, str]:
     """Draw one panel from the warehouse; a panel without data says why instead of an empty axis.
 
     Returns the files, whether the panel has data, and its caption (computed from the data)."""
-    spec = _spec(panel)
+    left_out = panel_left_out_note(con, panel)
+    spec = _spec(panel, (left_out,) if left_out else ())
     points = panel_points(con, panel)
     if points.height == 0:
         caption = (
@@ -86,7 +94,8 @@ def render_panel(con, panel: Panel) -> tuple[dict, bool, str]:
         panel.panel_id,
         key=inputs_hash(points, emergence, spec, random_level, predicted),
     )
-    return files, True, panel_caption(points, emergence)
+    caption = panel_caption(points, emergence)
+    return files, True, f"{caption} {left_out}" if left_out else caption
 
 
 def _panel_asset(panel: Panel) -> dg.AssetsDefinition:

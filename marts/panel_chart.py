@@ -568,6 +568,7 @@ def panel_chart(
             columns=4,
             symbolStrokeWidth=3,
             offset=4,
+            symbolLimit=0,  # every series (Vega cuts at 30 with '…N entries' otherwise)
         ),
     )
     # Clicking a family in the legend highlights its series (shift-click adds another).

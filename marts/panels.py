@@ -36,6 +36,10 @@ class Panel:
     fallback_shots: tuple[int, ...] = ()
     # Notes about what the sources lack, shown only while the lake still lacks it.
     gap_notes: tuple[FamilyGapNote, ...] = ()
+    # Shots of the standard (baseline) series when they differ from the method's: ObsScaling ran
+    # GSM8K standard 5-shot and chain of thought 8-shot; the detector pairs them the same way and
+    # records the pairing in `emergence.baseline_shots`.
+    baseline_shots: int | None = None
 
 
 VARIANT = (
@@ -233,6 +237,29 @@ PANELS: tuple[Panel, ...] = (
         notes=("Emergence here is where chain of thought starts to beat standard prompting.",),
     ),
     Panel(
+        "fig3a_gsm8k_chain_of_thought_open_models",
+        "Figure 3A · GSM8K with open models (ObsScaling)",
+        "GSM8K, chain of thought 8-shot vs standard 5-shot, exact_match_flexible (%)",
+        "Exact match, flexible (%)",
+        "gsm8k",
+        "exact_match_flexible",
+        8,
+        prompting=("standard", "chain_of_thought"),
+        origins=("obsscaling",),
+        baseline_shots=5,
+        notes=(
+            "Emergence here is where chain of thought starts to beat standard prompting. "
+            "ObsScaling (Ruan et al. 2024, base_llm_post_training_eval.csv) ran chain of thought "
+            "8-shot and standard prompting 5-shot only, so the baseline is 5-shot (the detector "
+            "pairs the nearest shots).",
+            "Metric: lm-eval's flexible-extract filter (the last number in the answer), for both "
+            "prompts alike; strict-match also needs the exemplars' answer format, so it scores "
+            "whether a base model copies the format as well as the arithmetic. Greedy, one "
+            "sample (the majority-of-5 columns are not drawn).",
+            OBS_NOTE,
+        ),
+    ),
+    Panel(
         "fig3b_instruction_tuning",
         "Figure 3B · Instruction following (FLAN)",
         "10 NLU tasks, instruction tuning vs none",
@@ -265,19 +292,34 @@ def panel_points(con: duckdb.DuckDBPyConnection, panel: Panel) -> pl.DataFrame:
     """One row per drawn point, with the `series` each line is named by."""
     if panel.task_id is None:
         return pl.DataFrame()
+    frame = _candidate_points(con, panel)
+    if frame.height == 0:
+        return frame
+    small = _small_obsscaling_families(frame)["family"]
+    frame = frame.filter(
+        ~((pl.col("origin") == "obsscaling") & pl.col("family").is_in(small.implode()))
+    )
+    return frame.sort("series", "train_flops", nulls_last=True)
+
+
+def _candidate_points(con: duckdb.DuckDBPyConnection, panel: Panel) -> pl.DataFrame:
+    """Every point the panel could draw, before small ObsScaling families are left out."""
     frame = con.execute(
         """
         SELECT model_id, model_label AS label, family, train_flops, params, value, unit,
                citation, location, setting, prompting, origin, in_wei_figure, shots
         FROM results_with_scale
         WHERE task_id = ? AND metric = ?
-          AND (shots IS NOT DISTINCT FROM ? OR list_contains(?, shots))
+          AND CASE WHEN prompting = 'standard' AND ? IS NOT NULL THEN shots = ?
+                   ELSE shots IS NOT DISTINCT FROM ? OR list_contains(?, shots) END
           AND list_contains(?, prompting) AND list_contains(?, origin)
           AND final_checkpoint IS NOT FALSE
         """,
         [
             panel.task_id,
             panel.metric,
+            panel.baseline_shots,
+            panel.baseline_shots,
             panel.shots,
             list(panel.fallback_shots),
             list(panel.prompting),
@@ -289,12 +331,44 @@ def panel_points(con: duckdb.DuckDBPyConnection, panel: Panel) -> pl.DataFrame:
         frame = frame.filter(pl.col("in_wei_figure"))
     if frame.height == 0:
         return frame
-    frame = _mean_per_model(frame).with_columns(_series_name(panel))
-    if "obsscaling" in panel.origins:
-        drawable = frame.filter(pl.col("train_flops").is_not_null()).group_by("series").len()
-        keep = drawable.filter(pl.col("len") >= OBSSCALING_MIN_MODELS)["series"]
-        frame = frame.filter(pl.col("series").is_in(keep.implode()) | (pl.col("origin") == "fresh"))
-    return frame.sort("series", "train_flops", nulls_last=True)
+    return _mean_per_model(frame).with_columns(_series_name(panel))
+
+
+def _small_obsscaling_families(frame: pl.DataFrame) -> pl.DataFrame:
+    """ObsScaling families with fewer than OBSSCALING_MIN_MODELS models on the FLOPs axis (a
+    family's method and baseline series go together): columns family, models, on_axis."""
+    return (
+        frame.filter(pl.col("origin") == "obsscaling")
+        .group_by("family")
+        .agg(
+            models=pl.col("model_id").n_unique(),
+            on_axis=pl.col("model_id").filter(pl.col("train_flops").is_not_null()).n_unique(),
+        )
+        .filter(pl.col("on_axis") < OBSSCALING_MIN_MODELS)
+        .sort("family")
+    )
+
+
+def panel_left_out_note(con: duckdb.DuckDBPyConnection, panel: Panel) -> str | None:
+    """Which ObsScaling families the panel leaves out (too few models to read a trend), counted
+    from the warehouse so the note follows the data."""
+    if panel.task_id is None or "obsscaling" not in panel.origins:
+        return None
+    frame = _candidate_points(con, panel)
+    if frame.height == 0:
+        return None
+    small = _small_obsscaling_families(frame)
+    if small.height == 0:
+        return None
+    drawn = frame.filter(pl.col("origin") == "obsscaling")["family"].n_unique() - small.height
+    names = ", ".join(
+        f"{r['family']} {r['on_axis']}/{r['models']}" for r in small.iter_rows(named=True)
+    )
+    return (
+        f"Left out: {small.height} of {drawn + small.height} ObsScaling families "
+        f"({small['models'].sum()} models) have fewer than {OBSSCALING_MIN_MODELS} models with "
+        f"training FLOPs (with FLOPs/all): {names}."
+    )
 
 
 def _preferred_shots(frame: pl.DataFrame, panel: Panel) -> pl.DataFrame:
@@ -361,6 +435,7 @@ def panel_emergence(
         WHERE e.task_id = ? AND e.metric = ?
           AND (e.shots IS NOT DISTINCT FROM ? OR list_contains(?, e.shots))
           AND list_contains(?, e.prompting) AND list_contains(?, e.origin)
+          AND (? IS NULL OR e.baseline_shots = ?)
         """,
         [
             panel.task_id,
@@ -369,6 +444,8 @@ def panel_emergence(
             list(panel.fallback_shots),
             method,
             list(panel.origins),
+            panel.baseline_shots,
+            panel.baseline_shots,
         ],
     ).pl()
     frame = frame.with_columns(_series_name(panel))
