@@ -154,7 +154,8 @@ def _bucket(
     code_r, k_r, first_r = (np.concatenate(parts) for parts in zip(*chunks, strict=True))
     emergent_r = code_r == EMERGENT
     # where the first model that stays above is, per model
-    p_first = (k_r[..., None] == np.arange(n)).mean(axis=0)
+    # counted per model index: a (replicates, series, models) float temporary took gigabytes
+    p_first = np.stack([np.count_nonzero(k_r == j, axis=0) for j in range(n)], axis=1) / len(k_r)
     model_rows.append(
         pl.DataFrame(
             {
