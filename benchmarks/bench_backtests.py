@@ -67,21 +67,7 @@ def main() -> None:
         directory = Path(tmp) / "literature"
         write_synthetic_literature(directory, args.rows, seed=3)
         staged = stage_lake(read_literature(directory))
-        results = (
-            staged.table("results")
-            .join(
-                staged.table("models").select("model_id", "family", "params", "train_flops"),
-                on="model_id",
-            )
-            .join(
-                staged.table("task_metrics").select(
-                    "task_id", "metric", "random_level", "higher_is_better"
-                ),
-                on=["task_id", "metric"],
-                how="left",
-            )
-            .select(INPUT_COLUMNS)
-        )
+        results = staged.results_with_scale().select(INPUT_COLUMNS)
     run(results, None, "generated")
 
 

@@ -44,6 +44,24 @@ class StagedLake:
         columns = list(SCHEMAS[name].to_schema().columns)
         return getattr(self, name).select(columns)
 
+    def results_with_scale(self) -> pl.DataFrame:
+        """The columns of the warehouse view `results_with_scale` that the emergence detector
+        reads, joined in memory: detection on a staged lake without writing a warehouse."""
+        return (
+            self.table("results")
+            .join(
+                self.table("models").select("model_id", "family", "params", "train_flops"),
+                on="model_id",
+            )
+            .join(
+                self.table("task_metrics").select(
+                    "task_id", "metric", "random_level", "higher_is_better"
+                ),
+                on=["task_id", "metric"],
+                how="left",
+            )
+        )
+
     def row_counts(self) -> dict[str, int]:
         return {
             f.name: getattr(self, f.name).height

@@ -31,20 +31,7 @@ from tests import reference_emergent_scale as frozen
 def _results_with_scale(directory: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The `results_with_scale` view's columns, built from a staged folder (no warehouse)."""
     staged = stage_lake(read_literature(directory))
-    results = (
-        staged.table("results")
-        .join(
-            staged.table("models").select("model_id", "family", "params", "train_flops"),
-            on="model_id",
-        )
-        .join(
-            staged.table("task_metrics").select(
-                "task_id", "metric", "random_level", "higher_is_better"
-            ),
-            on=["task_id", "metric"],
-            how="left",
-        )
-    )
+    results = staged.results_with_scale()
     return results, staged.table("table1")
 
 

@@ -97,20 +97,7 @@ def test_breakthroughness_matches_bigbench_definition():
 
 def _literature_results() -> pl.DataFrame:
     staged = stage_lake(read_literature())
-    return (
-        staged.table("results")
-        .join(
-            staged.table("models").select("model_id", "family", "params", "train_flops"),
-            on="model_id",
-        )
-        .join(
-            staged.table("task_metrics").select(
-                "task_id", "metric", "random_level", "higher_is_better"
-            ),
-            on=["task_id", "metric"],
-            how="left",
-        )
-    )
+    return staged.results_with_scale()
 
 
 @pytest.fixture(scope="module")

@@ -54,24 +54,6 @@ def _read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def _with_scale(staged) -> pl.DataFrame:
-    """The columns of `results_with_scale` that the detector reads."""
-    return (
-        staged.table("results")
-        .join(
-            staged.table("models").select("model_id", "family", "params", "train_flops"),
-            on="model_id",
-        )
-        .join(
-            staged.table("task_metrics").select(
-                "task_id", "metric", "random_level", "higher_is_better"
-            ),
-            on=["task_id", "metric"],
-            how="left",
-        )
-    )
-
-
 @pytest.fixture(scope="module")
 def literature():
     return read_literature()
@@ -80,7 +62,9 @@ def literature():
 @pytest.fixture(scope="module")
 def literature_emergence(literature) -> tuple[pl.DataFrame, pl.DataFrame]:
     staged = stage_lake(literature)
-    return compute_emergence(_with_scale(staged), staged.table("table1")), staged.table("table1")
+    return compute_emergence(staged.results_with_scale(), staged.table("table1")), staged.table(
+        "table1"
+    )
 
 
 # --- point 1: the curated curves --------------------------------------------------------------
@@ -241,7 +225,7 @@ def test_post_training_rows_carry_file_commit_and_checksum(obsscaling_tables):
 
 def test_post_training_series_classify_against_the_standard_prompt(literature, obsscaling_tables):
     staged = stage_lake(literature, obsscaling_tables)
-    emergence = compute_emergence(_with_scale(staged)).filter(
+    emergence = compute_emergence(staged.results_with_scale()).filter(
         (pl.col("origin") == "obsscaling") & pl.col("task_id").str.starts_with("bbh")
     )
     cot = emergence.filter(pl.col("prompting") == "chain_of_thought")
