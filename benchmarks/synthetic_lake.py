@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from sources.literature import RESULT_FILE_HEADER
 from sources.paths import LITERATURE_DIR
 
 SYNTHETIC_TASKS = 40
@@ -196,24 +197,6 @@ def _results(models: pl.DataFrame, settings: pl.DataFrame, seed: int) -> pl.Data
     return pl.concat([results, replicated]).sort("family_index", "setting_index", "model_id")
 
 
-RESULT_COLUMNS = [
-    "model_id",
-    "task_id",
-    "shots",
-    "prompting",
-    "setting",
-    "metric",
-    "value",
-    "unit",
-    "n_examples",
-    "citation",
-    "location",
-    "in_wei_figure",
-    "trust",
-    "note",
-]
-
-
 def rows_per_family() -> int:
     _, _, settings = _tasks()
     return MODELS_PER_FAMILY * settings.height
@@ -239,7 +222,7 @@ def write_synthetic_literature(target: Path, result_rows: int, *, seed: int = 0)
     _append_csv(target / "tasks.csv", tasks)
     _append_csv(target / "task_metrics.csv", metrics)
     _append_csv(target / "models.csv", models.drop("family_index", "size_index"))
-    results = results.select(RESULT_COLUMNS)
+    results = results.select(RESULT_FILE_HEADER)
     for k, start in enumerate(range(0, results.height, ROWS_PER_FILE)):
         results.slice(start, ROWS_PER_FILE).write_csv(
             target / "results" / f"synthetic_{k:03d}.csv", float_precision=None
