@@ -17,6 +17,8 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	@# duckdb-cli 1.4.4's wheel ships the CLI binary without its exec bit (else it tries a download)
+	chmod +x $(BIN)/duckdb
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed

@@ -570,6 +570,9 @@ def _series(results: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             pl.col("random_level").first(),
             pl.col("higher_is_better").first(),
         )
+        # numbered in key order, not group-by order: the uncertainty's seeded draws follow
+        # series_id, so the same results in any row order must give the same numbering
+        .sort(pl.col(SERIES_KEY).cast(pl.String), nulls_last=True)
         .with_row_index("series_id")
     )
     with_baseline = _baseline_shots(series)

@@ -96,3 +96,19 @@ def test_hinge_finds_the_break_and_none_on_a_falling_curve():
     assert fit.first_rising.tolist() == [4, -1]
     assert fit.low[0] == fit.high[0] == pytest.approx(10.0)
     assert np.isnan(fit.low[1])
+
+
+def test_the_same_results_in_any_row_order_give_the_same_uncertainty():
+    """Replicate draws are tied to series in a fixed order, not the order rows arrive in (a
+    DuckLake and a DuckDB file return the same table in different orders)."""
+    results = _literature_results()
+    shuffled = results.sample(fraction=1.0, shuffle=True, seed=7)
+    columns = [*SERIES_KEY, *UNCERTAINTY_COLUMNS]
+    a, first_a = _with_uncertainty(results, replicates=50)
+    b, first_b = _with_uncertainty(shuffled, replicates=50)
+    assert (
+        a.select(columns)
+        .sort(SERIES_KEY, nulls_last=True)
+        .equals(b.select(columns).sort(SERIES_KEY, nulls_last=True))
+    )
+    assert first_a.equals(first_b)

@@ -34,8 +34,9 @@ def _read_in_new_process(db: Path) -> int:
         [
             sys.executable,
             "-c",
-            "import sys, duckdb; "
-            "print(duckdb.connect(sys.argv[1], read_only=True).sql('SELECT max(x) FROM t').fetchone()[0])",
+            # the connection is named: a relation does not keep its connection open on DuckDB 1.4
+            "import sys, duckdb; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(con.sql('SELECT max(x) FROM t').fetchone()[0])",
             str(db),
         ],
         capture_output=True,

@@ -21,7 +21,7 @@ from tests.scaleout import servers
 TASK = "arithmetic/3_digit_addition"  # a task the warehouse catalogues
 MISSING_EXTRA = [
     m
-    for m in ("dagster_postgres", "dagster_celery", "redis", "psycopg2")
+    for m in ("dagster_postgres", "dagster_celery", "redis", "psycopg2", "duckdb_ext")
     if importlib.util.find_spec(m) is None
 ]
 
