@@ -140,6 +140,17 @@ class LadderConfig(_Strict):
     def size_names(self) -> list[str]:
         return [s.name for s in self.sizes]
 
+    @property
+    def checkpoint_keys(self) -> list[str]:
+        """One key per kept checkpoint, in training order: its share of the budget in percent
+        (`50pct`, `100pct` = the final model); the lab's per-checkpoint partitions use them."""
+        return [checkpoint_key(f) for f in sorted(self.training.checkpoints)]
+
+
+def checkpoint_key(fraction: float) -> str:
+    """`0.5` -> `50pct`: a kept checkpoint named by its share of the token budget."""
+    return f"{fraction * 100:g}pct"
+
 
 def ladder_path(name_or_path: str | Path = "default") -> Path:
     """A ladder by name (sources/ladders/<name>.yaml) or by path."""

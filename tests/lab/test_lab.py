@@ -90,6 +90,39 @@ def test_same_seed_same_weights_and_another_seed_differs(data_dir, mirror):
     assert other["checkpoints"][-1]["weights_sha256"] != first["checkpoints"][-1]["weights_sha256"]
 
 
+def test_two_worker_processes_give_the_weights_of_one_process(data_dir, mirror):
+    """`make lab` trains sizes in parallel processes: the weights must not depend on that."""
+    from sources.lab.ladder import train
+    from sources.lab.workers import largest_first, run_sizes
+
+    config = read_ladder(TINY)
+    assert largest_first(config, ["a", "c", "b"]) == ["c", "b", "a"]
+    parallel = {m["model_id"]: m for m, _, _ in run_sizes(config, ["a", "b"], jobs=2)}
+    assert len(parallel) == 2 and not any(m["cache_hit"] for m in parallel.values())
+    for manifest in parallel.values():
+        shutil.rmtree(Path(manifest["final_weights"]).parent)
+    for size in ("a", "b"):
+        alone = train(config, size, show_progress=False)
+        assert not alone["cache_hit"]
+        assert [c["weights_sha256"] for c in alone["checkpoints"]] == [
+            c["weights_sha256"] for c in parallel[config.model_id(size)]["checkpoints"]
+        ]
+
+
+def test_checkpoint_keys_name_the_kept_checkpoints(data_dir, mirror):
+    from sources.lab.ladder import checkpoint_of, train
+
+    config = read_ladder(TINY)
+    assert config.checkpoint_keys == ["50pct", "100pct"]
+    manifest = train(config, "a", show_progress=False)
+    assert [checkpoint_of(config, manifest, k)["step"] for k in config.checkpoint_keys] == [3, 6]
+    assert checkpoint_of(config, manifest, "100pct")["final"]
+    with pytest.raises(
+        KeyError, match="keeps no checkpoint '25pct'; kept: \\['50pct', '100pct'\\]"
+    ):
+        checkpoint_of(config, manifest, "25pct")
+
+
 @pytest.fixture
 def warehouse(lake_run, data_dir: Path) -> Path:
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -184,8 +217,9 @@ def test_bad_rows_write_nothing(warehouse, mirror):
         assert con.execute("SELECT count(*) FROM models WHERE origin = 'lab'").fetchone()[0] == 0
 
 
-def test_a_ladder_size_materialises_in_dagster(warehouse, monkeypatch):
-    """The Dagster path: one partition (size) of a ladder through lab_model -> lab_results."""
+def test_a_ladder_size_and_its_checkpoints_materialise_in_dagster(warehouse, monkeypatch, tmp_path):
+    """The Dagster path: a size (partition of lab_model), then each of its checkpoints
+    (partitions size x checkpoint of lab_evaluation -> lab_results), one at a time."""
     import importlib
 
     import dagster as dg
@@ -195,23 +229,55 @@ def test_a_ladder_size_materialises_in_dagster(warehouse, monkeypatch):
 
     monkeypatch.setenv("EMERGENCE_LADDER", str(TINY))
     lab = importlib.reload(assets.lab)
+    config = read_ladder(TINY)
+    resources = {
+        "warehouse": Warehouse(),
+        "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path)),
+    }
+    instance = dg.DagsterInstance.ephemeral()
+
+    def rows() -> list[tuple]:
+        with duckdb.connect(str(warehouse)) as con:
+            return con.execute(
+                "SELECT DISTINCT origin, checkpoint_step, final_checkpoint FROM results "
+                "WHERE model_id = ? ORDER BY 2",
+                [config.model_id("b")],
+            ).fetchall()
+
+    def checkpoint(key: str) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            lab.LAB_ASSETS,
+            selection=[lab.lab_evaluation, lab.lab_results],
+            partition_key=dg.MultiPartitionKey({"size": "b", "checkpoint": key}),
+            resources=resources,
+            instance=instance,
+        )
+
     try:
         assert lab.lab_sizes.get_partition_keys() == ["a", "b", "c"]
-        result = dg.materialize(
-            lab.LAB_ASSETS,
-            partition_key="b",
-            resources={"warehouse": Warehouse()},
-            instance=dg.DagsterInstance.ephemeral(),
+        assert len(lab.lab_checkpoints.get_partition_keys()) == 3 * 2
+        trained = dg.materialize(
+            [lab.lab_model], partition_key="b", resources=resources, instance=instance
         )
-        assert result.success
-        trained = result.asset_materializations_for_node("lab_model")[0].metadata
-        assert trained["corpus_overlaps"].value == 0 and trained["cache_hit"].value is False
+        metadata = trained.asset_materializations_for_node("lab_model")[0].metadata
+        assert metadata["corpus_overlaps"].value == 0 and metadata["cache_hit"].value is False
+
+        assert checkpoint("100pct").success
+        assert rows() == [("lab", 6, True)]  # 6144 tokens / (8 x 128) = 6 steps; 50%: step 3
+        assert checkpoint("50pct").success
+        assert rows() == [("lab", 3, False), ("lab", 6, True)]
+        again = checkpoint("100pct")  # the final checkpoint again: the 50% rows are kept
+        assert again.success and len(rows()) == 2
+        with duckdb.connect(str(warehouse)) as con:
+            examples = con.execute(
+                "SELECT count(*), count(DISTINCT run_id) FROM eval_examples WHERE model_id = ?",
+                [config.model_id("b")],
+            ).fetchone()
+        assert examples == (2 * 2 * 6, 2 * 2)  # checkpoints x shots x examples; runs
+        retrained = dg.materialize(
+            [lab.lab_model], partition_key="b", resources=resources, instance=instance
+        )
+        assert retrained.asset_materializations_for_node("lab_model")[0].metadata["cache_hit"].value
     finally:
         monkeypatch.delenv("EMERGENCE_LADDER")
         importlib.reload(assets.lab)
-    config = read_ladder(TINY)
-    with duckdb.connect(str(warehouse)) as con:
-        origins = con.execute(
-            "SELECT DISTINCT origin FROM results WHERE model_id = ?", [config.model_id("b")]
-        ).fetchall()
-    assert origins == [("lab",)]
