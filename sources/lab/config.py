@@ -47,6 +47,10 @@ class DataRecipe(_Strict):
     kind: Literal["bigbench_arithmetic"] = "bigbench_arithmetic"
     operations: tuple[Literal["plus", "minus"], ...] = ("plus",)
     digits: tuple[int, ...] = (2,)
+    # a curriculum: the share of Q/A pairs drawn from each `digits` entry (e.g. [1, 2] with
+    # [0.2, 0.8]: a fifth are one-digit sums, the table the two-digit answers are built from);
+    # omitted: every problem of every entry equally likely
+    digits_weights: tuple[float, ...] | None = None
     # share of Q/A pairs written with the answer choices, as the BIG-bench prompt writes them;
     # the rest are bare `Q: ... A: ...` pairs (denser in arithmetic per token)
     choices_fraction: float = Field(default=1.0, ge=0, le=1)
@@ -54,6 +58,16 @@ class DataRecipe(_Strict):
     documents: int = Field(default=20000, ge=10)
     held_out_documents: int = Field(default=200, ge=1)
     exclude_tasks: tuple[str, ...] = ()  # task files whose evaluation examples never appear
+
+    @model_validator(mode="after")
+    def _weights_match_digits(self) -> DataRecipe:
+        weights = self.digits_weights
+        if weights is not None and (len(weights) != len(self.digits) or min(weights) < 0):
+            raise ValueError(
+                f"digits_weights {list(weights)} must be one non-negative share per digits "
+                f"entry {list(self.digits)}"
+            )
+        return self
 
 
 class TrainingRecipe(_Strict):

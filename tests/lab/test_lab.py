@@ -74,6 +74,45 @@ def test_the_corpus_has_no_evaluation_question_and_a_planted_one_fails_loudly(mi
         check_no_overlap([*corpus.train, planted], config.data.exclude_tasks)
 
 
+def test_a_curriculum_draws_each_digits_entry_by_its_weight(mirror):
+    import re
+
+    config = read_ladder(TINY)
+    recipe = config.data.model_copy(
+        update={"digits": (1, 2), "digits_weights": (0.3, 0.7), "documents": 2000}
+    )
+    corpus = generate_corpus(recipe, config.seed)
+    operands = [
+        (int(a), int(b))
+        for doc in corpus.train
+        for a, b in re.findall(r"Q: What is (\d+) plus (\d+)\?", doc)
+    ]
+    one_digit = sum(a < 10 and b < 10 for a, b in operands) / len(operands)
+    # 30 % drawn as one-digit sums, plus the 1 % of two-digit draws that happen to be one-digit
+    assert 0.27 < one_digit < 0.34 and len(operands) > 3000
+    held = {q for doc in corpus.held_out for q in re.findall(r"Q: (What is [^?]+\?)", doc)}
+    train = {q for doc in corpus.train for q in re.findall(r"Q: (What is [^?]+\?)", doc)}
+    assert held and not held & {q for q in train if int(q.split()[2]) >= 10}  # disjoint 2-digit
+    uniform = generate_corpus(recipe.model_copy(update={"digits_weights": None}), config.seed)
+    assert uniform.train != corpus.train
+
+
+def test_curriculum_problems_are_named(tmp_path, mirror):
+    path = _ladder_file(tmp_path, **{"data.digits": [1, 2], "data.digits_weights": [1.0]})
+    with pytest.raises(ValidationError, match=r"digits_weights \[1.0\] must be one non-negative"):
+        read_ladder(path)
+    config = read_ladder(TINY)
+    everything_excluded = config.data.model_copy(
+        update={
+            "digits": (1,),
+            "digits_weights": (1.0,),
+            "exclude_tasks": ("arithmetic/1_digit_addition",),
+        }
+    )
+    with pytest.raises(ValueError, match="digits 1: 0 problem.*arithmetic/1_digit_addition"):
+        generate_corpus(everything_excluded, config.seed)
+
+
 def test_same_seed_same_weights_and_another_seed_differs(data_dir, mirror):
     from sources.lab.ladder import train
 
