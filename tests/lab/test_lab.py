@@ -320,3 +320,17 @@ def test_a_ladder_size_and_its_checkpoints_materialise_in_dagster(warehouse, mon
     finally:
         monkeypatch.delenv("EMERGENCE_LADDER")
         importlib.reload(assets.lab)
+
+
+def test_the_probe_trains_one_changed_size_and_scores_each_checkpoint(data_dir, mirror, capsys):
+    from sources.lab.probe import main
+
+    argv = ["--ladder", str(TINY), "--architecture", "llama", "--layers", "1", "--width", "8"]
+    argv += ["--heads", "2", "--tokens", "4096", "--checkpoints", "0.5,1.0"]
+    assert main([*argv, "--digits-weights", "0.5,0.5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    lines = [line for line in out if " tokens: exact match" in line]
+    assert [line.split(" tokens:")[0].strip() for line in lines] == ["2,048", "4,096"]
+    assert all("p(answer digit 1, 2, 3)" in line for line in lines)
+    assert out[-1].startswith("llama 1x8:") and "cache hit: False" in out[-1]
+    assert (data_dir / "lab").is_dir()
