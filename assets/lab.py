@@ -10,6 +10,7 @@ the warehouse like any other family. torch is imported inside the bodies only.
 """
 
 import os
+import warnings
 
 import dagster as dg
 
@@ -33,8 +34,11 @@ lab_checkpoints = dg.MultiPartitionsDefinition(
         "checkpoint": dg.StaticPartitionsDefinition(ladder().checkpoint_keys),
     }
 )
-# every checkpoint partition of a size reads that size's one training run
-FROM_SIZE = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="size")
+# every checkpoint partition of a size reads that size's one training run (the mapping is beta in
+# Dagster 1.13: its warning would print on every definitions load)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    FROM_SIZE = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="size")
 
 
 def _ladder_or_fail() -> LadderConfig:
