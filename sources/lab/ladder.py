@@ -213,13 +213,18 @@ def write_size(
     if steps is not None:
         ours += f" AND checkpoint_step IN ({', '.join('?' * len(steps))})"
         params += list(steps)
-        # these checkpoints' examples: their old run ids (`results` has them in `location`,
-        # 'run <run_id> config <hash>', sources/evaluation/rows.py) and the new ones
+        # these checkpoints' old examples: their run ids are in `results.location`
+        # ('run <run_id> config <hash>', sources/evaluation/rows.py)
         examples_where += (
-            " AND (run_id IN (SELECT regexp_extract(location, 'run ([0-9a-f]+) config', 1)"
-            f" FROM results WHERE {ours}) OR list_contains(?, run_id))"
+            " AND run_id IN (SELECT regexp_extract(location, 'run ([0-9a-f]+) config', 1)"
+            f" FROM results WHERE {ours})"
         )
-        examples_params += [*params, examples["run_id"].unique().to_list()]
+        examples_params += params
+    # An evaluation run is keyed by weights digest, task and config, not by model: a size whose
+    # weights equal another's (a size renamed within a family, or a recipe change that only
+    # touches the evaluation) has the same run ids, and its rows move to the model written last.
+    examples_where = f"({examples_where}) OR list_contains(?, run_id)"
+    examples_params.append(examples["run_id"].unique().to_list())
     with transaction(con):
         replace_rows(con, "models", models, where="model_id = ?", params=[model_id])
         # examples first: the old checkpoints' run ids are read from `results`

@@ -239,6 +239,28 @@ def test_tiny_ladder_end_to_end_and_a_changed_recipe_is_a_new_series(warehouse):
     assert families == [(changed.family, 1), (config.family, 3)]  # the old series is kept
 
 
+def test_two_sizes_with_the_same_weights_share_their_evaluation_runs(warehouse):
+    """Eval runs are keyed by weights digest, not model: a size renamed within a family (same
+    spec, so the same weights) must not collide with the old name's example rows."""
+    from sources.lab.config import SizeSpec
+
+    config = read_ladder(TINY)
+    twin = SizeSpec(name="a-twin", layers=1, width=8, heads=2)
+    config = config.model_copy(update={"sizes": (config.sizes[0], twin)})
+    first, second = _run_ladder(config, warehouse)
+    assert first["checkpoints"][-1]["weights_sha256"] == second["checkpoints"][-1]["weights_sha256"]
+    with duckdb.connect(str(warehouse)) as con:
+        examples = con.execute(
+            "SELECT model_id, count(*) FROM eval_examples WHERE model_id LIKE ? GROUP BY 1",
+            [f"{config.family}/%"],
+        ).fetchall()
+        results = con.execute(
+            "SELECT count(DISTINCT model_id) FROM results WHERE model_id LIKE ?",
+            [f"{config.family}/%"],
+        ).fetchone()[0]
+    assert examples == [(config.model_id("a-twin"), 2 * 2 * 6)] and results == 2
+
+
 def test_bad_rows_write_nothing(warehouse, mirror):
     import polars as pl
 
