@@ -33,8 +33,9 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-lab: $(VENV)/.installed  # train, evaluate and store the default lab ladder (after `make run`)
-	$(BIN)/python -m sources.lab $(LADDER)
+LAB_JOBS ?= 2
+lab: $(VENV)/.installed  # train, evaluate and store the default lab ladder (after `make run`), LAB_JOBS sizes at once
+	$(BIN)/python -m sources.lab $(LADDER) --jobs $(LAB_JOBS)
 
 # The code location comes from pyproject.toml's [tool.dagster] (named emergence_lake); Ctrl-C
 # stops the UI and all its processes (assets/dev_server.py).

@@ -17,7 +17,7 @@ from assets.evaluations import (
     registry_refresh,
 )
 from assets.frames_io import FRAMES_IO_MANAGER, FramesIOManagerFactory
-from assets.lab import LAB_ASSETS, lab_ladder_job
+from assets.lab import LAB_ASSETS, lab_ladder_job, lab_train_job
 from assets.lmeval import LMEVAL_ASSETS
 from assets.predictions import forecasts, prediction_backtests
 from assets.raw import literature_files, obsscaling_files
@@ -55,7 +55,7 @@ defs = dg.Definitions(
         *LAB_ASSETS,
     ],
     asset_checks=ASSET_CHECKS,
-    jobs=[lake_job, registry_job, lab_ladder_job],
+    jobs=[lake_job, registry_job, lab_train_job, lab_ladder_job],
     schedules=[registry_refresh],
     sensors=[new_models, emergence_automation],
     resources={"warehouse": Warehouse(), FRAMES_IO_MANAGER: FramesIOManagerFactory()},

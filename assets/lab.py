@@ -1,13 +1,16 @@
-"""The emergence lab in Dagster: one partition per ladder size (train -> evaluate -> warehouse).
+"""The emergence lab in Dagster: one partition per ladder size, and per kept checkpoint.
 
-The ladder is `sources/ladders/$EMERGENCE_LADDER.yaml` (default: `default`); its sizes are the
-partitions. `lab_model` trains a size (a cache hit when the size's config hash is unchanged),
-`lab_evaluation` runs the lake's engine on every kept checkpoint, `lab_results` writes the models
-row, results (origin `lab`) and per-example rows in one transaction; `emergence` and the charts
-read them from the warehouse like any other family. torch is imported inside the bodies only.
+The ladder is `sources/ladders/$EMERGENCE_LADDER.yaml` (default: `default`). `lab_model` is
+partitioned by size: one training run keeps every checkpoint of the size (a cache hit when the
+size's config hash is unchanged). `lab_evaluation` and `lab_results` are partitioned by size x
+checkpoint (`50pct`, `100pct` = final): each evaluates one kept checkpoint with the lake's engine
+and writes its results (origin `lab`) and per-example rows, with the size's models row, in one
+transaction, leaving the other checkpoints' rows alone. `emergence` and the charts read them from
+the warehouse like any other family. torch is imported inside the bodies only.
 """
 
 import os
+import warnings
 
 import dagster as dg
 
@@ -25,6 +28,17 @@ def ladder() -> LadderConfig:
 
 
 lab_sizes = dg.StaticPartitionsDefinition(ladder().size_names)
+lab_checkpoints = dg.MultiPartitionsDefinition(
+    {
+        "size": lab_sizes,
+        "checkpoint": dg.StaticPartitionsDefinition(ladder().checkpoint_keys),
+    }
+)
+# every checkpoint partition of a size reads that size's one training run (the mapping is beta in
+# Dagster 1.13: its warning would print on every definitions load)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    FROM_SIZE = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="size")
 
 
 def _ladder_or_fail() -> LadderConfig:
@@ -67,30 +81,47 @@ def lab_model(context: dg.AssetExecutionContext) -> dict:
     return manifest
 
 
+def _partition(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    keys = context.partition_key.keys_by_dimension
+    return keys["size"], keys["checkpoint"]
+
+
 @dg.asset(
-    partitions_def=lab_sizes,
+    partitions_def=lab_checkpoints,
+    ins={"lab_model": dg.AssetIn(partition_mapping=FROM_SIZE)},
     group_name=GROUP,
     pool=GPU_POOL,
     kinds={"pytorch"},
-    description="Evaluate every kept checkpoint of one ladder size with the lake's engine on the ladder's BIG-bench tasks (per-example rows; cached by weights digest).",
-    code_version="1",
+    description=(
+        "Evaluate one kept checkpoint of one ladder size (partition = size x checkpoint) with the "
+        "lake's engine on the ladder's BIG-bench tasks (per-example rows; cached by weights digest)."
+    ),
+    code_version="2",
 )
 def lab_evaluation(context: dg.AssetExecutionContext, lab_model: dict) -> dict:
-    from sources.lab.ladder import evaluate_size
+    from sources.lab.ladder import checkpoint_of, evaluate_size
 
     config = _ladder_or_fail()
-    results, examples = evaluate_size(config, lab_model, log=context.log.info)
-    context.add_output_metadata({"results": results.height, "eval_examples": examples.height})
-    return {"manifest": lab_model, "results": results, "examples": examples}
+    _, key = _partition(context)
+    results, examples = evaluate_size(config, lab_model, keys=[key], log=context.log.info)
+    step = checkpoint_of(config, lab_model, key)["step"]
+    context.add_output_metadata(
+        {"step": step, "results": results.height, "eval_examples": examples.height}
+    )
+    return {"manifest": lab_model, "step": step, "results": results, "examples": examples}
 
 
 @dg.asset(
-    partitions_def=lab_sizes,
+    partitions_def=lab_checkpoints,
     group_name=GROUP,
     pool=WRITER_POOL,
     kinds={"duckdb"},
-    description="Write one ladder size to the warehouse in one transaction: its models row (counted N, D, 6·N·D), results with origin 'lab' and the ladder's family/hash, eval_examples.",
-    code_version="1",
+    description=(
+        "Write one checkpoint of one ladder size to the warehouse in one transaction: the size's "
+        "models row (counted N, D, 6·N·D), this checkpoint's results with origin 'lab' and the "
+        "ladder's family/hash, and its eval_examples; other checkpoints' rows are kept."
+    ),
+    code_version="2",
 )
 def lab_results(
     context: dg.AssetExecutionContext, warehouse: Warehouse, lab_evaluation: dict
@@ -102,17 +133,32 @@ def lab_results(
     models = model_row(config, lab_evaluation["manifest"], label)
     with warehouse.get_connection() as con:
         try:
-            counts = write_size(con, models, lab_evaluation["results"], lab_evaluation["examples"])
+            counts = write_size(
+                con,
+                models,
+                lab_evaluation["results"],
+                lab_evaluation["examples"],
+                steps=[lab_evaluation["step"]],
+            )
         except ValidationError as error:
             raise dg.Failure(description=str(error)) from error
-    return dg.MaterializeResult(metadata=counts)
+    return dg.MaterializeResult(metadata={**counts, "step": lab_evaluation["step"]})
 
 
 LAB_ASSETS = [lab_model, lab_evaluation, lab_results]
 
+lab_train_job = dg.define_asset_job(
+    "lab_train",
+    selection=[lab_model],
+    partitions_def=lab_sizes,
+    description="Train one size of the lab ladder (the partition), keeping its checkpoints.",
+)
 lab_ladder_job = dg.define_asset_job(
     "lab_ladder",
-    selection=LAB_ASSETS,
-    partitions_def=lab_sizes,
-    description="Train, evaluate and store one size of the lab ladder (the partition).",
+    selection=[lab_evaluation, lab_results],
+    partitions_def=lab_checkpoints,
+    description=(
+        "Evaluate and store one checkpoint of one size of the lab ladder (the partition: "
+        "size x checkpoint); its size must be trained (job lab_train) first."
+    ),
 )

@@ -107,7 +107,8 @@ def lab_charts(results: pl.DataFrame, manifests: list[dict]) -> dict[str, alt.To
         alt.Chart(frames["checkpoints"])
         .mark_line(point=True)
         .encode(
-            alt.X("tokens_seen:Q", title="tokens seen"),
+            # log: with a per-parameter budget the sizes see tokens over two decades
+            alt.X("tokens_seen:Q", scale=alt.Scale(type="log"), title="tokens seen"),
             alt.Y("value:Q", title="exact match (%)"),
             alt.Color("model_label:N", title="size"),
             alt.StrokeDash("setting:N", title="prompt"),

@@ -2,7 +2,9 @@
 print the lake's emergence rows for it, write its charts and say how long it all took.
 
 Sizes already trained with the same size hash, and evaluations already in the engine's cache,
-are cache hits. Options: `--sizes s1,s2` (a subset), `--no-charts`.
+are cache hits. Options: `--sizes s1,s2` (a subset), `--jobs N` (sizes trained and evaluated at
+once, each in its own process on the ladder's thread count; default 2, one per core of the
+reference machine), `--no-charts`.
 """
 
 from __future__ import annotations
@@ -16,14 +18,8 @@ import polars as pl
 
 from checks.validation import ValidationError
 from sources.lab.config import ladder_path, read_ladder
-from sources.lab.ladder import (
-    evaluate_size,
-    lab_emergence,
-    ladder_file_label,
-    model_row,
-    train,
-    write_size,
-)
+from sources.lab.ladder import lab_emergence, ladder_file_label, model_row, write_size
+from sources.lab.workers import run_sizes
 from sources.paths import duckdb_path
 from warehouse.store import connect, ensure_schema, replace_rows, transaction
 
@@ -32,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sources.lab", description=__doc__)
     parser.add_argument("ladder", nargs="?", default="default", help="name or path of a ladder")
     parser.add_argument("--sizes", default="", help="comma-separated subset of sizes")
+    parser.add_argument("--jobs", type=int, default=2, help="sizes trained at once (processes)")
     parser.add_argument("--no-charts", action="store_true")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -50,15 +47,19 @@ def main(argv: list[str] | None = None) -> int:
         print("the warehouse has no task catalogue yet: run `make run` first", file=sys.stderr)
         return 1
     manifests = []
-    for size in sizes:
-        manifest = train(config, size)
-        if size == sizes[0]:
+    for manifest, results, examples in run_sizes(config, sizes, args.jobs):
+        if not manifests:
             print(f"corpus overlap check: {manifest['overlap']}")
-        results, examples = evaluate_size(config, manifest)
         with connect(duckdb_path()) as con:  # held only while writing: training takes minutes
             counts = write_size(con, model_row(config, manifest, label), results, examples)
-        print(f"{manifest['model_id']}: written {counts}")
+        print(
+            f"{manifest['model_id']}: {manifest['params']:,} parameters, "
+            f"{manifest['tokens_seen']:,} tokens, trained in {manifest['train_seconds']:.0f} s "
+            f"(cache hit: {manifest['cache_hit']}), written {counts}",
+            flush=True,
+        )
         manifests.append(manifest)
+    manifests.sort(key=lambda m: m["params"])
     with connect(duckdb_path()) as con:
         emergence = lab_emergence(con, config.family)
         with transaction(con):

@@ -47,6 +47,10 @@ class DataRecipe(_Strict):
     kind: Literal["bigbench_arithmetic"] = "bigbench_arithmetic"
     operations: tuple[Literal["plus", "minus"], ...] = ("plus",)
     digits: tuple[int, ...] = (2,)
+    # a curriculum: the share of Q/A pairs drawn from each `digits` entry (e.g. [1, 2] with
+    # [0.2, 0.8]: a fifth are one-digit sums, the table the two-digit answers are built from);
+    # omitted: every problem of every entry equally likely
+    digits_weights: tuple[float, ...] | None = None
     # share of Q/A pairs written with the answer choices, as the BIG-bench prompt writes them;
     # the rest are bare `Q: ... A: ...` pairs (denser in arithmetic per token)
     choices_fraction: float = Field(default=1.0, ge=0, le=1)
@@ -54,6 +58,16 @@ class DataRecipe(_Strict):
     documents: int = Field(default=20000, ge=10)
     held_out_documents: int = Field(default=200, ge=1)
     exclude_tasks: tuple[str, ...] = ()  # task files whose evaluation examples never appear
+
+    @model_validator(mode="after")
+    def _weights_match_digits(self) -> DataRecipe:
+        weights = self.digits_weights
+        if weights is not None and (len(weights) != len(self.digits) or min(weights) < 0):
+            raise ValueError(
+                f"digits_weights {list(weights)} must be one non-negative share per digits "
+                f"entry {list(self.digits)}"
+            )
+        return self
 
 
 class TrainingRecipe(_Strict):
@@ -139,6 +153,17 @@ class LadderConfig(_Strict):
     @property
     def size_names(self) -> list[str]:
         return [s.name for s in self.sizes]
+
+    @property
+    def checkpoint_keys(self) -> list[str]:
+        """One key per kept checkpoint, in training order: its share of the budget in percent
+        (`50pct`, `100pct` = the final model); the lab's per-checkpoint partitions use them."""
+        return [checkpoint_key(f) for f in sorted(self.training.checkpoints)]
+
+
+def checkpoint_key(fraction: float) -> str:
+    """`0.5` -> `50pct`: a kept checkpoint named by its share of the token budget."""
+    return f"{fraction * 100:g}pct"
 
 
 def ladder_path(name_or_path: str | Path = "default") -> Path:

@@ -68,39 +68,65 @@ def format_pair(a: int, b: int, op: str, rng: random.Random, choices: bool) -> s
     return text + OUTPUT_PREFIX + str(_answer(a, b, op))
 
 
+def _problems_of(digits: int, operations: tuple[str, ...]) -> list[tuple[int, int, str]]:
+    low = 0 if digits == 1 else 10 ** (digits - 1)
+    numbers = range(0, 10**digits) if digits <= 2 else range(low, 10**digits)
+    return [(a, b, op) for op in operations for a in numbers for b in numbers]
+
+
 def _problems(recipe: DataRecipe) -> list[tuple[int, int, str]]:
-    problems = []
-    for digits in recipe.digits:
-        low = 0 if digits == 1 else 10 ** (digits - 1)
-        numbers = range(0, 10**digits) if digits <= 2 else range(low, 10**digits)
-        for op in recipe.operations:
-            problems += [(a, b, op) for a in numbers for b in numbers]
-    return problems
+    return [p for digits in recipe.digits for p in _problems_of(digits, recipe.operations)]
 
 
 def generate_corpus(recipe: DataRecipe, seed: int) -> Corpus:
-    """Train and held-out documents from disjoint problem sets, no evaluation question in either."""
+    """Train and held-out documents from disjoint problem sets, no evaluation question in either.
+
+    Without `digits_weights` every problem is equally likely; with them, each pair first draws
+    its `digits` entry by weight (a curriculum), then a problem of that entry."""
     rng = random.Random(seed)
     excluded = evaluation_questions(recipe.exclude_tasks)
-    allowed = [p for p in _problems(recipe) if f"What is {p[0]} {p[2]} {p[1]}?" not in excluded]
-    rng.shuffle(allowed)
-    n_held = max(1, len(allowed) // 20)
-    held_problems, train_problems = allowed[:n_held], allowed[n_held:]
+
+    def allowed(problems: list) -> list:
+        return [p for p in problems if f"What is {p[0]} {p[2]} {p[1]}?" not in excluded]
+
+    if recipe.digits_weights is None:
+        groups, weights = [allowed(_problems(recipe))], [1.0]
+        labels = [", ".join(map(str, recipe.digits))]
+    else:
+        groups = [allowed(_problems_of(d, recipe.operations)) for d in recipe.digits]
+        weights, labels = list(recipe.digits_weights), [str(d) for d in recipe.digits]
+    held_groups, train_groups = [], []
+    for digits, group in zip(labels, groups, strict=True):
+        if len(group) < 2:
+            raise ValueError(
+                f"digits {digits}: {len(group)} problem(s) left after excluding the questions "
+                f"of {list(recipe.exclude_tasks)}; expected at least 2 (one to hold out)"
+            )
+        rng.shuffle(group)
+        n_held = max(1, len(group) // 20)
+        held_groups.append(group[:n_held])
+        train_groups.append(group[n_held:])
     low, high = recipe.examples_per_document
 
-    def documents(problems: list, count: int) -> list[str]:
+    def pick(problems: list[list]) -> tuple[int, int, str]:
+        if len(problems) == 1:
+            return rng.choice(problems[0])
+        return rng.choice(rng.choices(problems, weights)[0])
+
+    def documents(problems: list[list], count: int) -> list[str]:
         return [
             SEPARATOR.join(
-                format_pair(*rng.choice(problems), rng, rng.random() < recipe.choices_fraction)
+                format_pair(*pick(problems), rng, rng.random() < recipe.choices_fraction)
                 for _ in range(rng.randint(low, high))
             )
             for _ in range(count)
         ]
 
     return Corpus(
-        documents(train_problems, recipe.documents),
-        documents(held_problems, recipe.held_out_documents),
-        len(_problems(recipe)) - len(allowed),
+        documents(train_groups, recipe.documents),
+        documents(held_groups, recipe.held_out_documents),
+        sum(len(_problems_of(d, recipe.operations)) for d in recipe.digits)
+        - sum(len(g) for g in groups),
     )
 
 

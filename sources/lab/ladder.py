@@ -21,7 +21,7 @@ import polars as pl
 from checks.rules import with_flops_consistency
 from checks.schemas import FLOPS_RANGE, ModelsSchema
 from checks.validation import raise_if_any, schema_problems
-from sources.lab.config import LadderConfig
+from sources.lab.config import LadderConfig, checkpoint_key
 from sources.lab.corpus import Corpus, check_no_overlap, generate_corpus
 from sources.lab.train import Log, build_tokenizer, lab_dir, train_size
 from sources.staging import validate_fresh
@@ -84,16 +84,39 @@ def train(config: LadderConfig, size: str, *, log: Log = print, show_progress: b
     return {**manifest, "overlap": prepared.overlap}
 
 
+def checkpoint_of(config: LadderConfig, manifest: dict, key: str) -> dict:
+    """The trained size's checkpoint behind a checkpoint key (`50pct`): the step the training
+    loop kept for that fraction (two fractions that round to one step share it)."""
+    for fraction in config.training.checkpoints:
+        if checkpoint_key(fraction) == key:
+            step = max(1, round(fraction * manifest["steps"]))
+            return next(c for c in manifest["checkpoints"] if c["step"] == step)
+    raise KeyError(
+        f"ladder {config.name!r} keeps no checkpoint {key!r}; kept: {config.checkpoint_keys}"
+    )
+
+
 def evaluate_size(
-    config: LadderConfig, manifest: dict, *, log: Log = print, show_progress: bool = False
+    config: LadderConfig,
+    manifest: dict,
+    *,
+    keys: list[str] | None = None,
+    log: Log = print,
+    show_progress: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every kept checkpoint on every task and shot count of the ladder: (results, examples)."""
+    """The kept checkpoints (all, or those of `keys`) on every task and shot count of the
+    ladder: (results, examples)."""
     from sources.evaluation import LazyModel, ModelSpec, evaluate
 
     device = manifest["device"]
     dtype = "bfloat16" if device.startswith("cuda") and config.dtype == "bfloat16" else "float32"
+    chosen = (
+        manifest["checkpoints"]
+        if keys is None
+        else list({id(c): c for c in (checkpoint_of(config, manifest, k) for k in keys)}.values())
+    )
     results, examples = [], []
-    for checkpoint in manifest["checkpoints"]:
+    for checkpoint in chosen:
         spec = ModelSpec(manifest["model_id"], checkpoint["weights"])
         model = LazyModel(spec, device=device, dtype=dtype)
         for task_id in config.evaluation.tasks:
@@ -168,9 +191,16 @@ def model_row(config: LadderConfig, manifest: dict, ladder_file: str) -> pl.Data
 
 
 def write_size(
-    con: Any, models: pl.DataFrame, results: pl.DataFrame, examples: pl.DataFrame
+    con: Any,
+    models: pl.DataFrame,
+    results: pl.DataFrame,
+    examples: pl.DataFrame,
+    *,
+    steps: list[int] | None = None,
 ) -> dict[str, int]:
-    """Validate, then replace this size's rows in one transaction (or write nothing)."""
+    """Validate, then replace this size's rows in one transaction (or write nothing): all its
+    results and examples, or with `steps` only those of these checkpoints (one partition of the
+    per-checkpoint evaluation), the other checkpoints' rows kept."""
     model_id = models["model_id"][0]
     ensure_schema(con)
     label = f"lab model {model_id}"
@@ -178,12 +208,28 @@ def write_size(
     raise_if_any(schema_problems(located, LabModelsSchema, table=label))
     task_metrics = read_frame(con, "SELECT * FROM task_metrics")
     validate_fresh(results, examples, models, task_metrics, label=f"lab evaluation of {model_id}")
+    ours, params = "model_id = ? AND origin = 'lab'", [model_id]
+    examples_where, examples_params = "model_id = ?", [model_id]
+    if steps is not None:
+        ours += f" AND checkpoint_step IN ({', '.join('?' * len(steps))})"
+        params += list(steps)
+        # these checkpoints' old examples: their run ids are in `results.location`
+        # ('run <run_id> config <hash>', sources/evaluation/rows.py)
+        examples_where += (
+            " AND run_id IN (SELECT regexp_extract(location, 'run ([0-9a-f]+) config', 1)"
+            f" FROM results WHERE {ours})"
+        )
+        examples_params += params
+    # An evaluation run is keyed by weights digest, task and config, not by model: a size whose
+    # weights equal another's (a size renamed within a family, or a recipe change that only
+    # touches the evaluation) has the same run ids, and its rows move to the model written last.
+    examples_where = f"({examples_where}) OR list_contains(?, run_id)"
+    examples_params.append(examples["run_id"].unique().to_list())
     with transaction(con):
         replace_rows(con, "models", models, where="model_id = ?", params=[model_id])
-        replace_rows(
-            con, "results", results, where="model_id = ? AND origin = 'lab'", params=[model_id]
-        )
-        replace_rows(con, "eval_examples", examples, where="model_id = ?", params=[model_id])
+        # examples first: the old checkpoints' run ids are read from `results`
+        replace_rows(con, "eval_examples", examples, where=examples_where, params=examples_params)
+        replace_rows(con, "results", results, where=ours, params=params)
     return {"models": 1, "results": results.height, "eval_examples": examples.height}
 
 

@@ -74,6 +74,45 @@ def test_the_corpus_has_no_evaluation_question_and_a_planted_one_fails_loudly(mi
         check_no_overlap([*corpus.train, planted], config.data.exclude_tasks)
 
 
+def test_a_curriculum_draws_each_digits_entry_by_its_weight(mirror):
+    import re
+
+    config = read_ladder(TINY)
+    recipe = config.data.model_copy(
+        update={"digits": (1, 2), "digits_weights": (0.3, 0.7), "documents": 2000}
+    )
+    corpus = generate_corpus(recipe, config.seed)
+    operands = [
+        (int(a), int(b))
+        for doc in corpus.train
+        for a, b in re.findall(r"Q: What is (\d+) plus (\d+)\?", doc)
+    ]
+    one_digit = sum(a < 10 and b < 10 for a, b in operands) / len(operands)
+    # 30 % drawn as one-digit sums, plus the 1 % of two-digit draws that happen to be one-digit
+    assert 0.27 < one_digit < 0.34 and len(operands) > 3000
+    held = {q for doc in corpus.held_out for q in re.findall(r"Q: (What is [^?]+\?)", doc)}
+    train = {q for doc in corpus.train for q in re.findall(r"Q: (What is [^?]+\?)", doc)}
+    assert held and not held & {q for q in train if int(q.split()[2]) >= 10}  # disjoint 2-digit
+    uniform = generate_corpus(recipe.model_copy(update={"digits_weights": None}), config.seed)
+    assert uniform.train != corpus.train
+
+
+def test_curriculum_problems_are_named(tmp_path, mirror):
+    path = _ladder_file(tmp_path, **{"data.digits": [1, 2], "data.digits_weights": [1.0]})
+    with pytest.raises(ValidationError, match=r"digits_weights \[1.0\] must be one non-negative"):
+        read_ladder(path)
+    config = read_ladder(TINY)
+    everything_excluded = config.data.model_copy(
+        update={
+            "digits": (1,),
+            "digits_weights": (1.0,),
+            "exclude_tasks": ("arithmetic/1_digit_addition",),
+        }
+    )
+    with pytest.raises(ValueError, match="digits 1: 0 problem.*arithmetic/1_digit_addition"):
+        generate_corpus(everything_excluded, config.seed)
+
+
 def test_same_seed_same_weights_and_another_seed_differs(data_dir, mirror):
     from sources.lab.ladder import train
 
@@ -88,6 +127,39 @@ def test_same_seed_same_weights_and_another_seed_differs(data_dir, mirror):
     assert again["loss_curve"] == first["loss_curve"]
     other = train(config.model_copy(update={"seed": 1}), "a", show_progress=False)
     assert other["checkpoints"][-1]["weights_sha256"] != first["checkpoints"][-1]["weights_sha256"]
+
+
+def test_two_worker_processes_give_the_weights_of_one_process(data_dir, mirror):
+    """`make lab` trains sizes in parallel processes: the weights must not depend on that."""
+    from sources.lab.ladder import train
+    from sources.lab.workers import largest_first, run_sizes
+
+    config = read_ladder(TINY)
+    assert largest_first(config, ["a", "c", "b"]) == ["c", "b", "a"]
+    parallel = {m["model_id"]: m for m, _, _ in run_sizes(config, ["a", "b"], jobs=2)}
+    assert len(parallel) == 2 and not any(m["cache_hit"] for m in parallel.values())
+    for manifest in parallel.values():
+        shutil.rmtree(Path(manifest["final_weights"]).parent)
+    for size in ("a", "b"):
+        alone = train(config, size, show_progress=False)
+        assert not alone["cache_hit"]
+        assert [c["weights_sha256"] for c in alone["checkpoints"]] == [
+            c["weights_sha256"] for c in parallel[config.model_id(size)]["checkpoints"]
+        ]
+
+
+def test_checkpoint_keys_name_the_kept_checkpoints(data_dir, mirror):
+    from sources.lab.ladder import checkpoint_of, train
+
+    config = read_ladder(TINY)
+    assert config.checkpoint_keys == ["50pct", "100pct"]
+    manifest = train(config, "a", show_progress=False)
+    assert [checkpoint_of(config, manifest, k)["step"] for k in config.checkpoint_keys] == [3, 6]
+    assert checkpoint_of(config, manifest, "100pct")["final"]
+    with pytest.raises(
+        KeyError, match="keeps no checkpoint '25pct'; kept: \\['50pct', '100pct'\\]"
+    ):
+        checkpoint_of(config, manifest, "25pct")
 
 
 @pytest.fixture
@@ -167,6 +239,28 @@ def test_tiny_ladder_end_to_end_and_a_changed_recipe_is_a_new_series(warehouse):
     assert families == [(changed.family, 1), (config.family, 3)]  # the old series is kept
 
 
+def test_two_sizes_with_the_same_weights_share_their_evaluation_runs(warehouse):
+    """Eval runs are keyed by weights digest, not model: a size renamed within a family (same
+    spec, so the same weights) must not collide with the old name's example rows."""
+    from sources.lab.config import SizeSpec
+
+    config = read_ladder(TINY)
+    twin = SizeSpec(name="a-twin", layers=1, width=8, heads=2)
+    config = config.model_copy(update={"sizes": (config.sizes[0], twin)})
+    first, second = _run_ladder(config, warehouse)
+    assert first["checkpoints"][-1]["weights_sha256"] == second["checkpoints"][-1]["weights_sha256"]
+    with duckdb.connect(str(warehouse)) as con:
+        examples = con.execute(
+            "SELECT model_id, count(*) FROM eval_examples WHERE model_id LIKE ? GROUP BY 1",
+            [f"{config.family}/%"],
+        ).fetchall()
+        results = con.execute(
+            "SELECT count(DISTINCT model_id) FROM results WHERE model_id LIKE ?",
+            [f"{config.family}/%"],
+        ).fetchone()[0]
+    assert examples == [(config.model_id("a-twin"), 2 * 2 * 6)] and results == 2
+
+
 def test_bad_rows_write_nothing(warehouse, mirror):
     import polars as pl
 
@@ -184,8 +278,9 @@ def test_bad_rows_write_nothing(warehouse, mirror):
         assert con.execute("SELECT count(*) FROM models WHERE origin = 'lab'").fetchone()[0] == 0
 
 
-def test_a_ladder_size_materialises_in_dagster(warehouse, monkeypatch):
-    """The Dagster path: one partition (size) of a ladder through lab_model -> lab_results."""
+def test_a_ladder_size_and_its_checkpoints_materialise_in_dagster(warehouse, monkeypatch, tmp_path):
+    """The Dagster path: a size (partition of lab_model), then each of its checkpoints
+    (partitions size x checkpoint of lab_evaluation -> lab_results), one at a time."""
     import importlib
 
     import dagster as dg
@@ -195,23 +290,69 @@ def test_a_ladder_size_materialises_in_dagster(warehouse, monkeypatch):
 
     monkeypatch.setenv("EMERGENCE_LADDER", str(TINY))
     lab = importlib.reload(assets.lab)
+    config = read_ladder(TINY)
+    resources = {
+        "warehouse": Warehouse(),
+        "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path)),
+    }
+    instance = dg.DagsterInstance.ephemeral()
+
+    def rows() -> list[tuple]:
+        with duckdb.connect(str(warehouse)) as con:
+            return con.execute(
+                "SELECT DISTINCT origin, checkpoint_step, final_checkpoint FROM results "
+                "WHERE model_id = ? ORDER BY 2",
+                [config.model_id("b")],
+            ).fetchall()
+
+    def checkpoint(key: str) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            lab.LAB_ASSETS,
+            selection=[lab.lab_evaluation, lab.lab_results],
+            partition_key=dg.MultiPartitionKey({"size": "b", "checkpoint": key}),
+            resources=resources,
+            instance=instance,
+        )
+
     try:
         assert lab.lab_sizes.get_partition_keys() == ["a", "b", "c"]
-        result = dg.materialize(
-            lab.LAB_ASSETS,
-            partition_key="b",
-            resources={"warehouse": Warehouse()},
-            instance=dg.DagsterInstance.ephemeral(),
+        assert len(lab.lab_checkpoints.get_partition_keys()) == 3 * 2
+        trained = dg.materialize(
+            [lab.lab_model], partition_key="b", resources=resources, instance=instance
         )
-        assert result.success
-        trained = result.asset_materializations_for_node("lab_model")[0].metadata
-        assert trained["corpus_overlaps"].value == 0 and trained["cache_hit"].value is False
+        metadata = trained.asset_materializations_for_node("lab_model")[0].metadata
+        assert metadata["corpus_overlaps"].value == 0 and metadata["cache_hit"].value is False
+
+        assert checkpoint("100pct").success
+        assert rows() == [("lab", 6, True)]  # 6144 tokens / (8 x 128) = 6 steps; 50%: step 3
+        assert checkpoint("50pct").success
+        assert rows() == [("lab", 3, False), ("lab", 6, True)]
+        again = checkpoint("100pct")  # the final checkpoint again: the 50% rows are kept
+        assert again.success and len(rows()) == 2
+        with duckdb.connect(str(warehouse)) as con:
+            examples = con.execute(
+                "SELECT count(*), count(DISTINCT run_id) FROM eval_examples WHERE model_id = ?",
+                [config.model_id("b")],
+            ).fetchone()
+        assert examples == (2 * 2 * 6, 2 * 2)  # checkpoints x shots x examples; runs
+        retrained = dg.materialize(
+            [lab.lab_model], partition_key="b", resources=resources, instance=instance
+        )
+        assert retrained.asset_materializations_for_node("lab_model")[0].metadata["cache_hit"].value
     finally:
         monkeypatch.delenv("EMERGENCE_LADDER")
         importlib.reload(assets.lab)
-    config = read_ladder(TINY)
-    with duckdb.connect(str(warehouse)) as con:
-        origins = con.execute(
-            "SELECT DISTINCT origin FROM results WHERE model_id = ?", [config.model_id("b")]
-        ).fetchall()
-    assert origins == [("lab",)]
+
+
+def test_the_probe_trains_one_changed_size_and_scores_each_checkpoint(data_dir, mirror, capsys):
+    from sources.lab.probe import main
+
+    argv = ["--ladder", str(TINY), "--architecture", "llama", "--layers", "1", "--width", "8"]
+    argv += ["--heads", "2", "--tokens", "4096", "--checkpoints", "0.5,1.0"]
+    assert main([*argv, "--digits-weights", "0.5,0.5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    lines = [line for line in out if " tokens: exact match" in line]
+    assert [line.split(" tokens:")[0].strip() for line in lines] == ["2,048", "4,096"]
+    assert all("p(answer digit 1, 2, 3)" in line for line in lines)
+    assert out[-1].startswith("llama 1x8:") and "cache hit: False" in out[-1]
+    assert (data_dir / "lab").is_dir()
