@@ -22,15 +22,15 @@ GROUP = "emergence"
         "too few points / no baseline; the emergent scale as the first model that stays above random "
         "and as an interpolated log-scale crossing (FLOPs and parameters) with its band; "
         "breakthroughness; and Wei et al. Table 1's reported scale beside it with an agreement flag; "
-        "from 400 binomial resamples, the probability of each classification, a band for the emergent "
+        "from up to 400 binomial resamples (sequential stopping), the probability of each classification, a band for the emergent "
         "scale and a changepoint (hinge) fit with its interval (table emergence_first_model: the "
-        "probability that each model is the first that stays above). "
+        "probability that each model is the first that stays above, where it is in some resample). "
         f"Method: {METHOD}."
     ),
     metadata=table_metadata("emergence"),
     kinds={"duckdb", "polars"},
     pool=WRITER_POOL,
-    code_version="2",  # issue 10: uncertainty, changepoint, baseline_shots; smooth names no model
+    code_version="3",  # issue 8: sequential stopping (replicates column), sparse first-model table
 )
 def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:

@@ -46,6 +46,7 @@ from sources.paths import PROJECT_ROOT  # noqa: E402
 
 STAGES = ["ingest", "validate", "warehouse", "emergence", "charts"]
 CORE = ["ingest", "validate", "warehouse", "emergence"]
+STEPS_SHOWN = 8  # the slowest steps of each run, by name
 
 
 def parse_size(text: str) -> int:
@@ -182,6 +183,7 @@ def step_times(home: Path) -> list[dict]:
             starts: dict[str, float] = {}
             stages = dict.fromkeys([*STAGES, "other"], 0.0)
             spans: list[tuple[str, float, float]] = []
+            steps: dict[str, float] = {}
             failed = []
             for record in instance.all_logs(run.run_id):
                 event = record.dagster_event
@@ -192,13 +194,20 @@ def step_times(home: Path) -> list[dict]:
                 elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
                     seconds = record.timestamp - starts.get(record.step_key, record.timestamp)
                     stages[stage_of(record.step_key)] += seconds
+                    steps[record.step_key] = seconds
                     spans.append(
                         (stage_of(record.step_key), starts[record.step_key], record.timestamp)
                     )
                     if event.event_type_value == "STEP_FAILURE":
                         failed.append(record.step_key)
             runs.append(
-                {"run_id": run.run_id, "stages_s": stages, "failed_steps": failed, "spans": spans}
+                {
+                    "run_id": run.run_id,
+                    "stages_s": stages,
+                    "steps_s": steps,
+                    "failed_steps": failed,
+                    "spans": spans,
+                }
             )
     return runs
 
@@ -250,6 +259,11 @@ def describe(label: str, measured: dict) -> str:
             for s in STAGES
         ),
     ]
+    slowest = sorted(measured.get("steps_s", {}).items(), key=lambda kv: -kv[1])[:STEPS_SHOWN]
+    if slowest:
+        lines.append(
+            "    slowest steps: " + ", ".join(f"{key} {seconds:.2f} s" for key, seconds in slowest)
+        )
     return "\n".join(lines)
 
 
