@@ -218,11 +218,14 @@ def _draw(
     drawn = np.ones(value.shape, bool) if only is None else only[rows]
     binomial = drawn & bucket.percent[rows]
     normal = drawn & ~bucket.percent[rows]
-    if binomial.all():  # the common case: no scatter
+    if binomial.all():  # the common cases: no scatter
         examples = bucket.examples[rows]
         p = np.clip(value / 100.0, 0.0, 1.0)
         counts = rng.binomial(examples[..., None], p[..., None], size=(*value.shape, replicates))
         return counts * (100.0 / examples)[..., None]
+    if normal.all():
+        noise = rng.standard_normal((*value.shape, replicates))
+        return value[..., None] + noise * bucket.sd[rows][..., None]
     out = np.repeat(value[:, :, None], replicates, axis=2)
     if binomial.any():
         examples = bucket.examples[rows][binomial]
@@ -313,10 +316,14 @@ def resample(
 
     `replicates`: the most a series gets (sequential stopping, module docstring).
     """
-    points = points.sort("series_id", "i").with_columns(
+    # Series of one kind side by side (measured reference or not, percent or not), so that most
+    # chunks draw one way only: no masks, no scatter.
+    points = points.with_columns(
         pl.len().over("series_id").alias("n_models"),
         pl.col("n_examples").fill_null(ASSUMED_N).clip(lower_bound=1),
-    )
+        (pl.col("prompting") != STANDARD).alias("_measured"),
+        (pl.col("unit") == "percent").all().over("series_id").alias("_percent"),
+    ).sort("_measured", "_percent", "series_id", "i")
     series_rows, model_rows = [], []
     with ThreadPoolExecutor(THREADS) as pool:
         for (n,), frame in points.filter(pl.col("n_models") >= MIN_MODELS).group_by(
