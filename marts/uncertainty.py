@@ -31,7 +31,7 @@ with the point classification above or below CONFIDENCE? So replicates come in r
 and after each round a series stops once the Wilson score interval of its confidence (Z_STOP =
 2.576, 99% two-sided) lies wholly on one side of CONFIDENCE; otherwise it goes on, up to
 `REPLICATES` (400, the fixed count before). A series that stops after the first round had all 32
-replicates agree with its classification (31 of 32 is not enough) or at most 20 agree. If the true confidence
+replicates agree with its classification (31 of 32 is not enough) or at most 19 agree. If the true confidence
 were on the other side of 0.8, each look would stop a series on the wrong side with probability
 below 0.5% (one-sided), below 6.5% over all 13 looks (a loose union bound); series near 0.8 run
 to 400. Monte-Carlo standard error of a share after R replicates: ≤ √(0.25/R), 0.088 at 32,
