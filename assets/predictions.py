@@ -17,7 +17,7 @@ from marts.backtests import (
     pc_scores,
     predictions,
 )
-from marts.emergent_scale import INPUT_COLUMNS, emergence_points
+from marts.emergent_scale import INPUT_COLUMNS, STANDARD, emergence_points
 from marts.forecasts import FORECAST_KEY, GRADE_SQL, new_forecasts
 from marts.forecasts import forecasts as make_forecasts
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
@@ -53,10 +53,13 @@ def prediction_backtests(
         )
     with warehouse.get_connection() as con:
         ensure_schema(con)
+        # Backtests fit standard-prompting series only (marts/backtests.py `split`), whose points
+        # read no other prompt's rows: the other rows are not read at all.
         results = read_frame(
             con,
             f"SELECT {', '.join(INPUT_COLUMNS)} FROM results_with_scale "
-            "WHERE final_checkpoint IS NOT FALSE",
+            "WHERE final_checkpoint IS NOT FALSE AND prompting = ?",
+            [STANDARD],
         )
         emergence = read_frame(con, "SELECT * FROM emergence")
         predicted = predictions(emergence_points(results), scores)
