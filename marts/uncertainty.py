@@ -39,7 +39,9 @@ to 400. Monte-Carlo standard error of a share after R replicates: ≤ √(0.25/R
 early rest on its R draws. On the 1M-row benchmark lake the mean is 67 replicates per series
 (70,003 of 105,521 series stop at 32, 4,290 run to 400).
 
-Seeded (`SEED`): the same warehouse gives the same numbers. Memory stays flat: replicates are
+Seeded (`SEED`), each chunk of series its own generator, series ordered by their key (not by
+`series_id`, which an unordered group-by assigns): the same warehouse gives the same numbers,
+whatever the threads. Memory stays flat: replicates are
 drawn for chunks of series of about CHUNK_CELLS replicate × model cells, and only per-series
 counts (classes, histograms of the first model above and of the changepoint) outlive a chunk —
 the 5%-95% ranges are quantiles of positions, read off those histograms.
@@ -317,13 +319,31 @@ def resample(
     `replicates`: the most a series gets (sequential stopping, module docstring).
     """
     # Series of one kind side by side (measured reference or not, percent or not), so that most
-    # chunks draw one way only: no masks, no scatter.
-    points = points.with_columns(
-        pl.len().over("series_id").alias("n_models"),
-        pl.col("n_examples").fill_null(ASSUMED_N).clip(lower_bound=1),
-        (pl.col("prompting") != STANDARD).alias("_measured"),
-        (pl.col("unit") == "percent").all().over("series_id").alias("_percent"),
-    ).sort("_measured", "_percent", "series_id", "i")
+    # chunks draw one way only: no masks, no scatter. Then by the series key, not `series_id`:
+    # the id comes from an unordered group-by and changes from run to run, and the order decides
+    # which draws a series gets (with the id, the same warehouse gave other numbers each run).
+    points = (
+        points.select(
+            *SERIES_KEY,
+            "series_id",
+            "i",
+            "model_id",
+            "x",
+            "value",
+            "reference",
+            "margin",
+            "n_examples",
+            "unit",
+            "sign",
+        )
+        .with_columns(
+            pl.len().over("series_id").alias("n_models"),
+            pl.col("n_examples").fill_null(ASSUMED_N).clip(lower_bound=1),
+            (pl.col("prompting") != STANDARD).alias("_measured"),
+            (pl.col("unit") == "percent").all().over("series_id").alias("_percent"),
+        )
+        .sort("_measured", "_percent", *SERIES_KEY, "i", nulls_last=True)
+    )
     series_rows, model_rows = [], []
     with ThreadPoolExecutor(THREADS) as pool:
         for (n,), frame in points.filter(pl.col("n_models") >= MIN_MODELS).group_by(

@@ -9,8 +9,15 @@ import pytest
 
 import marts.uncertainty as uncertainty
 from marts.backtests import sigmoid
-from marts.emergent_scale import emergence_points
-from marts.uncertainty import REPLICATES, ROUND, _decided, _histogram_quantiles, resample
+from marts.emergent_scale import SERIES_KEY, compute_emergence, emergence_points
+from marts.uncertainty import (
+    REPLICATES,
+    ROUND,
+    _decided,
+    _histogram_quantiles,
+    add_uncertainty,
+    resample,
+)
 from tests.test_emergence_uncertainty import SIZES, _series
 
 
@@ -91,3 +98,19 @@ def test_sigmoid_fits_each_series_as_if_alone():
         )
         np.testing.assert_array_equal(together[row], alone[0])
         assert spread[row, 0] == alone_spread[0, 0]
+
+
+def test_the_numbers_do_not_depend_on_the_series_ids():
+    """`series_id` comes from an unordered group-by: renumbering the series changes nothing."""
+    rows = [
+        _series([0.0, v, 2 * v, 6.0, 9.0, 30.0], SIZES, n=100).with_columns(
+            pl.lit(f"F{i}").alias("family")
+        )
+        for i, v in enumerate(np.linspace(0.5, 3.0, 8))
+    ]
+    points = emergence_points(pl.concat(rows))
+    renumbered = points.with_columns((100 - pl.col("series_id")).cast(pl.UInt32).alias("series_id"))
+    a, first_a = add_uncertainty(compute_emergence(pl.concat(rows)), points)
+    b, first_b = add_uncertainty(compute_emergence(pl.concat(rows)), renumbered)
+    assert a.sort(SERIES_KEY).equals(b.sort(SERIES_KEY))
+    assert first_a.equals(first_b)
