@@ -182,7 +182,7 @@ def step_times(home: Path) -> list[dict]:
         for run in reversed(instance.get_runs()):
             starts: dict[str, float] = {}
             stages = dict.fromkeys([*STAGES, "other"], 0.0)
-            spans: list[tuple[str, float, float]] = []
+            spans: list[tuple[str, float, float, str]] = []
             steps: dict[str, float] = {}
             failed = []
             for record in instance.all_logs(run.run_id):
@@ -196,7 +196,12 @@ def step_times(home: Path) -> list[dict]:
                     stages[stage_of(record.step_key)] += seconds
                     steps[record.step_key] = seconds
                     spans.append(
-                        (stage_of(record.step_key), starts[record.step_key], record.timestamp)
+                        (
+                            stage_of(record.step_key),
+                            starts[record.step_key],
+                            record.timestamp,
+                            record.step_key,
+                        )
                     )
                     if event.event_type_value == "STEP_FAILURE":
                         failed.append(record.step_key)
@@ -217,10 +222,13 @@ def attach_stage_peaks(measured: dict) -> dict:
     samples = measured.pop("rss_samples")
     peaks = dict.fromkeys(STAGES, 0.0)
     cpu = dict.fromkeys(STAGES, 0.0)
-    for stage, start, end in measured.pop("spans"):
+    step_peaks: dict[str, list[float]] = {}
+    for stage, start, end, step in measured.pop("spans"):
+        inside = [s for s in samples if start <= s[0] <= end]
+        if inside:  # (peak RSS, peak anonymous RSS) while the step ran
+            step_peaks[step] = [max(s[1] for s in inside), max(s[3] for s in inside)]
         if stage not in peaks:
             continue
-        inside = [s for s in samples if start <= s[0] <= end]
         before = [s for s in samples if s[0] < start][-1:]
         after = [s for s in samples if s[0] > end][:1]
         peaks[stage] = max([peaks[stage], *(s[1] for s in inside)])
@@ -230,6 +238,7 @@ def attach_stage_peaks(measured: dict) -> dict:
     measured["stage_peak_rss_mb"] = peaks
     measured["peak_anon_rss_mb"] = max((s[3] for s in samples), default=0.0)
     measured["stage_cpu_s"] = cpu
+    measured["step_peak_rss_mb"] = step_peaks
     return measured
 
 
@@ -263,6 +272,14 @@ def describe(label: str, measured: dict) -> str:
     if slowest:
         lines.append(
             "    slowest steps: " + ", ".join(f"{key} {seconds:.2f} s" for key, seconds in slowest)
+        )
+    largest = sorted(measured.get("step_peak_rss_mb", {}).items(), key=lambda kv: -kv[1][0])
+    if largest:
+        lines.append(
+            "    largest steps, peak RSS (anonymous) MB: "
+            + ", ".join(
+                f"{key} {rss:.0f} ({anon:.0f})" for key, (rss, anon) in largest[:STEPS_SHOWN]
+            )
         )
     return "\n".join(lines)
 
