@@ -6,7 +6,7 @@ from assets.automation import FOLLOWS_UPSTREAM
 from assets.metadata import table_metadata
 from assets.resources import Warehouse
 from assets.warehouse import WRITER_POOL
-from marts.emergent_scale import INPUT_COLUMNS, METHOD, compute_emergence, emergence_points
+from marts.emergent_scale import INPUT_COLUMNS, METHOD, emergence_and_points
 from marts.uncertainty import add_uncertainty
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
 
@@ -45,9 +45,7 @@ def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mat
             " WHERE final_checkpoint IS NOT FALSE AND rescored_from_run IS NULL",
         )
         table1 = read_frame(con, "SELECT * FROM table1")
-        frame, first_model = add_uncertainty(
-            compute_emergence(results, table1), emergence_points(results)
-        )
+        frame, first_model = add_uncertainty(*emergence_and_points(results, table1))
         with transaction(con):
             replace_rows(con, "emergence", frame)
             replace_rows(con, "emergence_first_model", first_model)
