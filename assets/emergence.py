@@ -6,7 +6,7 @@ from assets.automation import FOLLOWS_UPSTREAM
 from assets.metadata import table_metadata
 from assets.resources import Warehouse
 from assets.warehouse import WRITER_POOL
-from marts.emergent_scale import INPUT_COLUMNS, METHOD, compute_emergence, emergence_points
+from marts.emergent_scale import INPUT_COLUMNS, METHOD, emergence_and_points
 from marts.uncertainty import add_uncertainty
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
 
@@ -22,15 +22,15 @@ GROUP = "emergence"
         "too few points / no baseline; the emergent scale as the first model that stays above random "
         "and as an interpolated log-scale crossing (FLOPs and parameters) with its band; "
         "breakthroughness; and Wei et al. Table 1's reported scale beside it with an agreement flag; "
-        "from 400 binomial resamples, the probability of each classification, a band for the emergent "
+        "from up to 400 binomial resamples (sequential stopping), the probability of each classification, a band for the emergent "
         "scale and a changepoint (hinge) fit with its interval (table emergence_first_model: the "
-        "probability that each model is the first that stays above). "
+        "probability that each model is the first that stays above, where it is in some resample). "
         f"Method: {METHOD}."
     ),
     metadata=table_metadata("emergence"),
     kinds={"duckdb", "polars"},
     pool=WRITER_POOL,
-    code_version="2",  # issue 10: uncertainty, changepoint, baseline_shots; smooth names no model
+    code_version="3",  # issue 8: sequential stopping (replicates column), sparse first-model table
 )
 def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
@@ -45,9 +45,7 @@ def emergence(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mat
             " WHERE final_checkpoint IS NOT FALSE AND rescored_from_run IS NULL",
         )
         table1 = read_frame(con, "SELECT * FROM table1")
-        frame, first_model = add_uncertainty(
-            compute_emergence(results, table1), emergence_points(results)
-        )
+        frame, first_model = add_uncertainty(*emergence_and_points(results, table1))
         with transaction(con):
             replace_rows(con, "emergence", frame)
             replace_rows(con, "emergence_first_model", first_model)

@@ -17,7 +17,7 @@ from marts.backtests import (
     pc_scores,
     predictions,
 )
-from marts.emergent_scale import INPUT_COLUMNS, emergence_points
+from marts.emergent_scale import INPUT_COLUMNS, STANDARD, emergence_points
 from marts.forecasts import FORECAST_KEY, GRADE_SQL, new_forecasts
 from marts.forecasts import forecasts as make_forecasts
 from warehouse.store import ensure_schema, read_frame, replace_rows, transaction
@@ -53,10 +53,13 @@ def prediction_backtests(
         )
     with warehouse.get_connection() as con:
         ensure_schema(con)
+        # Backtests fit standard-prompting series only (marts/backtests.py `split`), whose points
+        # read no other prompt's rows: the other rows are not read at all.
         results = read_frame(
             con,
             f"SELECT {', '.join(INPUT_COLUMNS)} FROM results_with_scale "
-            "WHERE final_checkpoint IS NOT FALSE",
+            "WHERE final_checkpoint IS NOT FALSE AND prompting = ?",
+            [STANDARD],
         )
         emergence = read_frame(con, "SELECT * FROM emergence")
         predicted = predictions(emergence_points(results), scores)
@@ -98,12 +101,16 @@ def forecasts(
     context: dg.AssetExecutionContext, warehouse: Warehouse, model_registry: pl.DataFrame
 ) -> dg.MaterializeResult:
     today = date.today()
+    # A forecast reads only the series of the registry's families (a series and its baseline
+    # prompt share the family): at a million result rows, a few thousand rows instead of all.
+    families = sorted(model_registry["family"].drop_nulls().unique().to_list())
     with warehouse.get_connection() as con:
         ensure_schema(con)
         results = read_frame(
             con,
             f"SELECT {', '.join(INPUT_COLUMNS)} FROM results_with_scale "
-            "WHERE final_checkpoint IS NOT FALSE",
+            "WHERE final_checkpoint IS NOT FALSE AND list_contains(?::VARCHAR[], family)",
+            [families],
         )
         evaluated = set(
             read_frame(con, "SELECT DISTINCT model_id FROM results WHERE origin = 'fresh'")[

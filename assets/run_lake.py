@@ -24,6 +24,7 @@ import dagster as dg
 from assets import run_fingerprint
 from assets.instance import lake_instance
 from assets.run_recovery import PID_TAG, clear_dead_runs, pool_holders
+from assets.uncaptured_run import execute_uncaptured
 from sources.paths import charts_dir, duckdb_path
 
 INDENT = "      "
@@ -224,7 +225,8 @@ def main() -> int:
     print(f"lake run {run_id[:8]} (instance {instance.root_directory})", flush=True)
     handler = TerminalHandler(started, lambda pool: pool_holders(instance, pool))
     job = lake_job().with_logger_defs({"console": terminal_logger(handler)})
-    result = job.execute_in_process(
+    result = execute_uncaptured(  # outputs freed once stored (assets/uncaptured_run.py)
+        job,
         instance=instance,
         run_config={"loggers": {"console": {}}},  # loggers not named here fall back to Dagster's
         run_id=run_id,

@@ -5,7 +5,7 @@
 Reads `results_with_scale` from data/emergence.duckdb (run `make run` first), then builds a
 generated lake of `--rows` result rows (benchmarks/synthetic_lake.py) and prints, for each, the
 wall and CPU seconds of: the rule (compute_emergence), the resampled uncertainty + changepoint
-(add_uncertainty, 400 replicates), and the backtests (predictions + backtests).
+(add_uncertainty: sequential stopping, up to REPLICATES per series), and the backtests (predictions + backtests).
 """
 
 from __future__ import annotations
@@ -39,13 +39,14 @@ def run(results: pl.DataFrame, scores: pl.DataFrame | None, name: str) -> None:
     emergence = _timed("rule (compute_emergence)", lambda: compute_emergence(results))
     points = _timed("points (emergence_points)", lambda: emergence_points(results))
     with_uncertainty, _ = _timed(
-        f"uncertainty + changepoint (R={REPLICATES})", lambda: add_uncertainty(emergence, points)
+        f"uncertainty + changepoint (R<={REPLICATES})", lambda: add_uncertainty(emergence, points)
     )
     predicted = _timed("backtest predictions (4 methods)", lambda: predictions(points, scores))
     table = _timed("backtests table", lambda: backtests(predicted, emergence))
     print(
         f"  {emergence.height:,} series, {with_uncertainty['confidence'].count():,} resampled, "
-        f"{table.height:,} backtests"
+        f"{table.height:,} backtests; replicates per resampled series: mean "
+        f"{with_uncertainty['replicates'].mean():.1f}"
     )
 
 

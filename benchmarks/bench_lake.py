@@ -46,6 +46,7 @@ from sources.paths import PROJECT_ROOT  # noqa: E402
 
 STAGES = ["ingest", "validate", "warehouse", "emergence", "charts"]
 CORE = ["ingest", "validate", "warehouse", "emergence"]
+STEPS_SHOWN = 8  # the slowest steps of each run, by name
 
 
 def parse_size(text: str) -> int:
@@ -181,7 +182,8 @@ def step_times(home: Path) -> list[dict]:
         for run in reversed(instance.get_runs()):
             starts: dict[str, float] = {}
             stages = dict.fromkeys([*STAGES, "other"], 0.0)
-            spans: list[tuple[str, float, float]] = []
+            spans: list[tuple[str, float, float, str]] = []
+            steps: dict[str, float] = {}
             failed = []
             for record in instance.all_logs(run.run_id):
                 event = record.dagster_event
@@ -192,13 +194,25 @@ def step_times(home: Path) -> list[dict]:
                 elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
                     seconds = record.timestamp - starts.get(record.step_key, record.timestamp)
                     stages[stage_of(record.step_key)] += seconds
+                    steps[record.step_key] = seconds
                     spans.append(
-                        (stage_of(record.step_key), starts[record.step_key], record.timestamp)
+                        (
+                            stage_of(record.step_key),
+                            starts[record.step_key],
+                            record.timestamp,
+                            record.step_key,
+                        )
                     )
                     if event.event_type_value == "STEP_FAILURE":
                         failed.append(record.step_key)
             runs.append(
-                {"run_id": run.run_id, "stages_s": stages, "failed_steps": failed, "spans": spans}
+                {
+                    "run_id": run.run_id,
+                    "stages_s": stages,
+                    "steps_s": steps,
+                    "failed_steps": failed,
+                    "spans": spans,
+                }
             )
     return runs
 
@@ -208,10 +222,13 @@ def attach_stage_peaks(measured: dict) -> dict:
     samples = measured.pop("rss_samples")
     peaks = dict.fromkeys(STAGES, 0.0)
     cpu = dict.fromkeys(STAGES, 0.0)
-    for stage, start, end in measured.pop("spans"):
+    step_peaks: dict[str, list[float]] = {}
+    for stage, start, end, step in measured.pop("spans"):
+        inside = [s for s in samples if start <= s[0] <= end]
+        if inside:  # (peak RSS, peak anonymous RSS) while the step ran
+            step_peaks[step] = [max(s[1] for s in inside), max(s[3] for s in inside)]
         if stage not in peaks:
             continue
-        inside = [s for s in samples if start <= s[0] <= end]
         before = [s for s in samples if s[0] < start][-1:]
         after = [s for s in samples if s[0] > end][:1]
         peaks[stage] = max([peaks[stage], *(s[1] for s in inside)])
@@ -221,6 +238,7 @@ def attach_stage_peaks(measured: dict) -> dict:
     measured["stage_peak_rss_mb"] = peaks
     measured["peak_anon_rss_mb"] = max((s[3] for s in samples), default=0.0)
     measured["stage_cpu_s"] = cpu
+    measured["step_peak_rss_mb"] = step_peaks
     return measured
 
 
@@ -250,6 +268,19 @@ def describe(label: str, measured: dict) -> str:
             for s in STAGES
         ),
     ]
+    slowest = sorted(measured.get("steps_s", {}).items(), key=lambda kv: -kv[1])[:STEPS_SHOWN]
+    if slowest:
+        lines.append(
+            "    slowest steps: " + ", ".join(f"{key} {seconds:.2f} s" for key, seconds in slowest)
+        )
+    largest = sorted(measured.get("step_peak_rss_mb", {}).items(), key=lambda kv: -kv[1][0])
+    if largest:
+        lines.append(
+            "    largest steps, peak RSS (anonymous) MB: "
+            + ", ".join(
+                f"{key} {rss:.0f} ({anon:.0f})" for key, (rss, anon) in largest[:STEPS_SHOWN]
+            )
+        )
     return "\n".join(lines)
 
 

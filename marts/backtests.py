@@ -47,6 +47,7 @@ BENCHMARKS = [
 ]
 MID_GRID = np.linspace(0.0, 1.0, 41)  # share of [smallest fit scale, cutoff + 3 decades]
 SLOPE_GRID = np.geomspace(0.3, 30.0, 16)  # per decade of scale
+SIGMOID_CHUNK = 512  # series fitted at once: 512 × 41 × 16 × fit points per temporary (~5 MB at 4)
 
 PREDICTION_COLUMNS = [
     *SERIES_KEY,
@@ -117,25 +118,45 @@ def log_linear(lx: np.ndarray, y: np.ndarray, fit: np.ndarray) -> tuple[np.ndarr
 def sigmoid(
     lx: np.ndarray, y: np.ndarray, fit: np.ndarray, floor: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Grid-searched sigmoid with its floor at the random level; residual SD as the spread."""
-    low = np.where(fit, lx, np.inf).min(-1)
-    high = np.where(fit, lx, -np.inf).max(-1) + 3.0
-    mids = low[:, None] + MID_GRID[None, :] * (high - low)[:, None]  # (S, G)
-    z = SLOPE_GRID[None, None, :, None] * (lx[:, None, None, :] - mids[:, :, None, None])
-    shape = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))  # (S, G, K, n)
-    target = (y - floor[:, None])[:, None, None, :]
-    w = fit[:, None, None, :]
-    height = (np.where(w, shape * target, 0).sum(-1)) / np.maximum(
-        np.where(w, shape**2, 0).sum(-1), 1e-12
-    )
-    height = np.clip(height, 0.0, (100.0 - floor)[:, None, None])
-    sse = np.where(w, (target - height[..., None] * shape) ** 2, 0).sum(-1)  # (S, G, K)
-    best = sse.reshape(len(lx), -1).argmin(-1)
-    rows = np.arange(len(lx))
-    flat_shape = shape.reshape(len(lx), -1, lx.shape[-1])[rows, best]
-    predicted = floor[:, None] + height.reshape(len(lx), -1)[rows, best][:, None] * flat_shape
-    m = fit.sum(-1)
-    spread = np.sqrt(sse.reshape(len(lx), -1)[rows, best] / np.maximum(m - 1, 1))
+    """Grid-searched sigmoid with its floor at the random level; residual SD as the spread.
+
+    The grid of curves depends on the scales and the fit set only, which the series of one
+    family share (a million-row lake has tens of distinct scale ladders for 40,000 series): the
+    curves are computed once per distinct (scales, fit set), then every series of it is fitted
+    against them in chunks of SIGMOID_CHUNK series (memory stays flat).
+    """
+    s, n = lx.shape
+    predicted = np.empty((s, n))
+    spread = np.empty(s)
+    if s == 0:
+        return predicted, spread
+    ladders, inverse = np.unique(np.c_[lx, fit], axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(ladders) + 1))
+    for ladder in range(len(ladders)):
+        members = order[bounds[ladder] : bounds[ladder + 1]]
+        lx_l, fit_l = lx[members[:1]], fit[members[:1]]
+        low = np.where(fit_l, lx_l, np.inf).min(-1)
+        high = np.where(fit_l, lx_l, -np.inf).max(-1) + 3.0
+        mids = low[:, None] + MID_GRID[None, :] * (high - low)[:, None]  # (1, G)
+        z = SLOPE_GRID[None, None, :, None] * (lx_l[:, None, None, :] - mids[:, :, None, None])
+        shape = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))  # (1, G, K, n)
+        flat_shape = shape.reshape(-1, n)
+        fitted = shape[..., fit_l[0]]  # (1, G, K, m): the curves at the fit points
+        norm = np.maximum((fitted**2).sum(-1), 1e-12)  # (1, G, K)
+        m = fitted.shape[-1]
+        for start in range(0, len(members), SIGMOID_CHUNK):
+            rows = members[start : start + SIGMOID_CHUNK]
+            target = (y[rows][:, fit_l[0]] - floor[rows, None])[:, None, None, :]
+            height = (fitted * target).sum(-1) / norm
+            height = np.clip(height, 0.0, (100.0 - floor[rows])[:, None, None])
+            sse = ((target - height[..., None] * fitted) ** 2).sum(-1)  # (C, G, K)
+            best = sse.reshape(len(rows), -1).argmin(-1)
+            at = np.arange(len(rows))
+            chosen = height.reshape(len(rows), -1)[at, best]
+            predicted[rows] = floor[rows, None] + chosen[:, None] * flat_shape[best]
+            spread[rows] = np.sqrt(sse.reshape(len(rows), -1)[at, best] / max(m - 1, 1))
     return predicted, np.broadcast_to(spread[:, None], predicted.shape)
 
 

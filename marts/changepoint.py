@@ -6,8 +6,8 @@ with the break c at one of the models 0..n−2 (the last model on the flat part;
 the first on the rising part, the changepoint's emergent model). For a fixed c this is ordinary
 least squares on [1, h] with h = max(0, log10 x − c), so every candidate is solved in closed
 form and the best is the one that removes the most squared error; a series whose best slope is
-not positive has no changepoint. All series with the same number of models are solved at once
-(numpy, replicates × series × candidates).
+not positive has no changepoint. All series with the same number of models are solved at once:
+one batched matrix product (series × candidates × models) @ (series × models × replicates).
 
 The interval is the 5%-95% range of the changepoint's emergent model over the binomial replicates
 of marts/uncertainty.py, the same draws that give the rule's band, so the two are comparable.
@@ -33,17 +33,49 @@ class Breakpoints:
     high: np.ndarray
 
 
-def best_break(excess: np.ndarray, lx: np.ndarray) -> np.ndarray:
-    """Position of the first rising model for (..., S, n) excess; -1 where no rise fits."""
+@dataclass(frozen=True)
+class HingeBasis:
+    """The candidate hinges of S series with n models, centred: fixed by the scales alone."""
+
+    centred: np.ndarray  # (S, J, n): hinge of candidate j at each model, minus its mean
+    variance: np.ndarray  # (S, J, 1): its sum of squares (0 for a degenerate scale)
+
+
+def hinge_basis(lx: np.ndarray) -> HingeBasis:
+    """The n−1 candidate breaks of every series, from log10 scales (S, n)."""
     n = lx.shape[-1]
     hinge = np.maximum(0.0, lx[:, None, :] - lx[:, : n - 1, None])  # (S, J, n)
-    hinge_c = hinge - hinge.mean(-1, keepdims=True)
-    var_h = (hinge_c**2).sum(-1)  # (S, J), > 0 for every candidate but a degenerate scale
-    centred = excess - excess.mean(-1, keepdims=True)
-    cov = np.einsum("...sn,sjn->...sj", centred, hinge_c)
-    gain = np.where((cov > 0) & (var_h > 0), cov**2 / np.where(var_h > 0, var_h, 1.0), 0.0)
-    best = gain.argmax(-1)
-    return np.where(gain.max(-1) > 0, best + 1, -1)
+    centred = hinge - hinge.mean(-1, keepdims=True)
+    return HingeBasis(centred, (centred**2).sum(-1)[..., None])
+
+
+def first_rising(excess: np.ndarray, basis: HingeBasis) -> np.ndarray:
+    """Position of the first rising model for excess (S, n, R) → (S, R); -1 where no rise fits.
+
+    The candidates' gains are compared one candidate at a time over (S, R) slices, keeping the
+    first best (as argmax would) without a (S, J, R) gain array.
+    """
+    centred = excess - excess.mean(1, keepdims=True)
+    cov = np.matmul(basis.centred, centred)  # (S, J, R)
+    variance = basis.variance[:, :, 0]
+    inverse = np.where(variance > 0, 1.0 / np.where(variance > 0, variance, 1.0), 0.0)
+    best = np.zeros((cov.shape[0], cov.shape[2]))
+    first = np.full(best.shape, -1, np.intp)
+    for j in range(cov.shape[1]):
+        c = cov[:, j]
+        gain = np.where(c > 0, c * c * inverse[:, j, None], 0.0)
+        better = gain > best
+        np.copyto(best, gain, where=better)
+        np.copyto(first, j + 1, where=better)
+    return first
+
+
+def best_break(excess: np.ndarray, lx: np.ndarray) -> np.ndarray:
+    """Position of the first rising model for (..., S, n) excess; -1 where no rise fits."""
+    moved = np.moveaxis(excess, -2, 0)  # (S, ..., n)
+    flat = moved.reshape(moved.shape[0], -1, moved.shape[-1]).transpose(0, 2, 1)  # (S, n, R)
+    first = first_rising(flat, hinge_basis(lx)).reshape(moved.shape[:-1])
+    return np.moveaxis(first, 0, -1)
 
 
 def hinge_breakpoints(

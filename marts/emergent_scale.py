@@ -208,12 +208,9 @@ def _log_interpolate(x0: pl.Expr, x1: pl.Expr, t: pl.Expr) -> pl.Expr:
     return pl.when(ok).then(pl.lit(10.0).pow(x0.log10() + t * (x1.log10() - x0.log10())))
 
 
-def _detect(points: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
-    """Detection columns for every row of `series` (series_id, sign) from its `points`.
-
-    `points`: series_id, model_id, flops, params, value, reference, margin (any order).
-    """
-    usable, axis = _ordered_by_scale(points, series)
+def _detect(usable: pl.DataFrame, axis: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
+    """Detection columns for every row of `series` (series_id, sign) from its points ordered by
+    scale (`usable`, `axis`: `_ordered_by_scale`)."""
     stats = _series_summary(usable)
     usable = usable.join(stats.select("series_id", "k"), on="series_id")
     emergent, before = _around_emergence(usable)
@@ -463,7 +460,7 @@ def detect(points: list[Point], *, higher_is_better: bool = True) -> dict:
         {"series_id": [0], "sign": [1.0 if higher_is_better else -1.0]},
         schema={"series_id": pl.UInt32, "sign": pl.Float64},
     )
-    row = _detect(frame, series).drop("series_id").row(0, named=True)
+    row = _detect(*_ordered_by_scale(frame, series), series).drop("series_id").row(0, named=True)
     return {k: v for k, v in row.items() if v is not None}
 
 
@@ -593,9 +590,11 @@ def emergence_points(results: pl.DataFrame) -> pl.DataFrame:
 
     For marts/uncertainty.py and marts/backtests.py: they resample or refit exactly these.
     """
-    deduped, series = _series(results)
-    referenced = series.filter(pl.col("has_reference"))
-    usable, _ = _ordered_by_scale(_points(deduped, referenced), referenced)
+    return emergence_and_points(results, None, detect=False)[1]
+
+
+def _public_points(usable: pl.DataFrame, referenced: pl.DataFrame) -> pl.DataFrame:
+    """`emergence_points`' columns from the ordered points, keys back as text."""
     return usable.join(referenced.select("series_id", *SERIES_KEY), on="series_id").select(
         *(pl.col(c).cast(pl.String) if c != "shots" else pl.col(c) for c in SERIES_KEY),
         "series_id",
@@ -620,10 +619,28 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
     `results` needs INPUT_COLUMNS (others are ignored). A model reported by several papers in one
     series counts once, at the mean of their values.
     """
+    return emergence_and_points(results, table1, points=False)[0]
+
+
+def emergence_and_points(
+    results: pl.DataFrame,
+    table1: pl.DataFrame | None = None,
+    *,
+    detect: bool = True,
+    points: bool = True,
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """`compute_emergence(results, table1)` and `emergence_points(results)` from one
+    deduplication and one ordering of the points (the emergence step needs both: at a million
+    rows each costs about a second). What is not asked for (`detect`, `points`) is None."""
     deduped, series = _series(results)
-    is_standard = pl.col("prompting") == STANDARD
     referenced = series.filter(pl.col("has_reference"))
-    detected = _detect(_points(deduped, series), referenced)
+    # Points of referenced series only: a series without a reference has none to detect from.
+    usable, axis = _ordered_by_scale(_points(deduped, referenced), referenced)
+    points = _public_points(usable, referenced) if points else None
+    if not detect:
+        return None, points
+    is_standard = pl.col("prompting") == STANDARD
+    detected = _detect(usable, axis, referenced)
     no_baseline_note = (
         pl.when(is_standard)
         .then(
@@ -661,9 +678,10 @@ def compute_emergence(results: pl.DataFrame, table1: pl.DataFrame | None = None)
         ]
     )
     frame = _compare_with_table1(frame, table1)
-    return frame.select(EMERGENCE_COLUMNS).sort(
+    frame = frame.select(EMERGENCE_COLUMNS).sort(
         ["task_id", "family", "metric", "prompting", "origin", "shots"], nulls_last=True
     )
+    return frame, points
 
 
 def _schema() -> dict[str, pl.DataType]:

@@ -147,7 +147,7 @@ CREATE TABLE IF NOT EXISTS emergence (
     method              VARCHAR NOT NULL,
     note                VARCHAR,
     baseline_shots      INTEGER,             -- augmented prompting: shots of the standard series compared with (the same, else the nearest)
-    -- marts/uncertainty.py: the rule rerun on 400 binomial resamples of every point (seeded)
+    -- marts/uncertainty.py: the rule rerun on up to 400 binomial resamples of every point (seeded)
     p_emergent          DOUBLE,              -- share of resamples classified emergent
     p_smooth            DOUBLE,
     p_never             DOUBLE,              -- share never above the reference
@@ -161,10 +161,12 @@ CREATE TABLE IF NOT EXISTS emergence (
     changepoint_scale   DOUBLE,              -- its scale (scale_axis units)
     changepoint_low     DOUBLE,              -- 5%-95% over the same resamples
     changepoint_high    DOUBLE,
-    changepoint_steps_from_rule INTEGER      -- changepoint's model position minus the rule's emergent model's (emergent rows)
+    changepoint_steps_from_rule INTEGER,     -- changepoint's model position minus the rule's emergent model's (emergent rows)
+    replicates          INTEGER              -- resamples these shares and ranges rest on (50-400: sequential stopping, marts/uncertainty.py)
 );
 
--- Per series and model: the probability that this model is the first that stays above the reference.
+-- Per series and model: the probability that this model is the first that stays above the reference
+-- (models that are first in no resample have no row).
 CREATE TABLE IF NOT EXISTS emergence_first_model (
     task_id             VARCHAR NOT NULL,
     family              VARCHAR NOT NULL,
@@ -287,6 +289,7 @@ ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_scale DOUBLE;
 ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_low DOUBLE;
 ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_high DOUBLE;
 ALTER TABLE emergence ADD COLUMN IF NOT EXISTS changepoint_steps_from_rule INTEGER;
+ALTER TABLE emergence ADD COLUMN IF NOT EXISTS replicates INTEGER;
 ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS target_token_logprobs DOUBLE[];
 ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS end_logprob DOUBLE;
 ALTER TABLE eval_examples ADD COLUMN IF NOT EXISTS choice_scores DOUBLE[];
