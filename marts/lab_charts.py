@@ -1,6 +1,7 @@
 """Charts of one lab ladder (Altair; HTML + PNG under data/charts/lab/<family>/).
 
-1. `accuracy_vs_flops`: exact match of the final models against training FLOPs (6·N·D, counted).
+1. `accuracy_vs_flops`: exact match of the final models against training FLOPs (6·N·D, counted),
+   beside the published families measured on the same task and metric (grey; `published_curves`).
 2. `masking`: exact match beside the per-token cross-entropy of the same examples' targets, against
    scale: the "metric artefact" view (Schaeffer et al. 2023) of the same points.
 3. `accuracy_vs_heldout_loss`: exact match against the held-out loss of each kept checkpoint.
@@ -18,9 +19,24 @@ from sources.paths import charts_dir
 
 ACCURACY = "exact_str_match"
 CROSS_ENTROPY = "target_cross_entropy"
+PUBLISHED_GREY = "#b0b0b0"
+FLOPS_AXIS = alt.Axis(format=".0e")  # one style from 1e9 (the lab) to 1e25 (published models)
+PUBLISHED_COLUMNS = ["family", "model_label", "task_id", "shots", "value", "params", "train_flops"]
 
 
-def lab_chart_frames(results: pl.DataFrame, manifests: list[dict]) -> dict[str, pl.DataFrame]:
+def published_curves(con, tasks: list[str]) -> pl.DataFrame:
+    """Final published models (every origin but `lab`) with FLOPs on the ladder's tasks, exact match."""
+    return con.execute(
+        f"SELECT {', '.join(PUBLISHED_COLUMNS)} FROM results_with_scale "
+        "WHERE origin <> 'lab' AND metric = ? AND list_contains(?::VARCHAR[], task_id) "
+        "AND final_checkpoint IS NOT FALSE AND train_flops IS NOT NULL",
+        [ACCURACY, tasks],
+    ).pl()
+
+
+def lab_chart_frames(
+    results: pl.DataFrame, manifests: list[dict], published: pl.DataFrame | None = None
+) -> dict[str, pl.DataFrame]:
     """Plain frames behind the charts (testable without rendering)."""
     held = pl.DataFrame(
         [
@@ -50,25 +66,61 @@ def lab_chart_frames(results: pl.DataFrame, manifests: list[dict]) -> dict[str, 
     ).with_columns(pl.format("{}-shot", "shots").alias("setting"))
     final = rows.filter(pl.col("final_checkpoint").fill_null(True))
     accuracy = rows.filter(pl.col("metric") == ACCURACY)
+    tasks = rows["task_id"].unique().to_list()
+    if published is None:
+        published = pl.DataFrame(schema={c: results.schema[c] for c in PUBLISHED_COLUMNS})
     return {
         "final": final.filter(pl.col("metric").is_in([ACCURACY, CROSS_ENTROPY])),
+        "published": published.filter(pl.col("task_id").is_in(tasks)).with_columns(
+            pl.format("{}-shot", "shots").alias("setting")
+        ),
         "accuracy_loss": accuracy.join(held, on=["model_id", "checkpoint_step"], how="inner"),
         "checkpoints": accuracy,
     }
 
 
-def lab_charts(results: pl.DataFrame, manifests: list[dict]) -> dict[str, alt.TopLevelMixin]:
-    frames = lab_chart_frames(results, manifests)
+def lab_charts(
+    results: pl.DataFrame, manifests: list[dict], published: pl.DataFrame | None = None
+) -> dict[str, alt.TopLevelMixin]:
+    frames = lab_chart_frames(results, manifests, published)
     final = frames["final"]
-    flops = alt.X("train_flops:Q", scale=alt.Scale(type="log"), title="training FLOPs (6·N·D)")
+    flops = alt.X(
+        "train_flops:Q",
+        scale=alt.Scale(type="log"),
+        axis=FLOPS_AXIS,
+        title="training FLOPs (6·N·D)",
+    )
     color = alt.Color("setting:N", title="prompt")
     tooltip = ["model_label", "task_id", "setting", "metric", "value", "params", "train_flops"]
-    accuracy = (
-        alt.Chart(final.filter(pl.col("metric") == ACCURACY))
-        .mark_line(point=True)
-        .encode(flops, alt.Y("value:Q", title="exact match (%)"), color, tooltip=tooltip)
-        .facet(column=alt.Column("task_id:N", title=None))
-        .properties(title="Lab ladder: accuracy against training FLOPs")
+    exact = alt.Y("value:Q", title="exact match (%)")
+    lab_final = final.filter(pl.col("metric") == ACCURACY)
+    panels = []
+    for task in sorted(lab_final["task_id"].unique().to_list()):  # one panel per ladder task
+        others = (
+            alt.Chart(frames["published"].filter(pl.col("task_id") == task))
+            .mark_line(
+                point=alt.OverlayMarkDef(size=12, color=PUBLISHED_GREY),
+                color=PUBLISHED_GREY,
+                strokeWidth=1,
+            )
+            .encode(
+                flops,
+                exact,
+                detail="family:N",
+                tooltip=["family", "model_label", "setting", "value", "params", "train_flops"],
+            )
+        )
+        lab_line = (
+            alt.Chart(lab_final.filter(pl.col("task_id") == task))
+            .mark_line(point=True)
+            .encode(flops, exact, color, tooltip=tooltip)
+        )
+        panels.append(alt.layer(others, lab_line).properties(width=520, height=300, title=task))
+    accuracy = alt.hconcat(*panels).properties(
+        title=alt.TitleParams(
+            "Lab ladder: accuracy against training FLOPs",
+            subtitle="grey: published families on the same task and metric (hover for names)",
+        )
     )
     masking = (
         alt.Chart(final)
@@ -124,12 +176,17 @@ def lab_charts(results: pl.DataFrame, manifests: list[dict]) -> dict[str, alt.To
     }
 
 
-def write_lab_charts(results: pl.DataFrame, manifests: list[dict], family: str) -> list[Path]:
+def write_lab_charts(
+    results: pl.DataFrame,
+    manifests: list[dict],
+    family: str,
+    published: pl.DataFrame | None = None,
+) -> list[Path]:
     """HTML (self-contained) and PNG of every lab chart; returns the paths written."""
     directory = charts_dir() / "lab" / family
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for stem, chart in lab_charts(results, manifests).items():
+    for stem, chart in lab_charts(results, manifests, published).items():
         for suffix, options in (("html", {"inline": True}), ("png", {"scale_factor": 2})):
             path = directory / f"{stem}.{suffix}"
             chart.save(str(path), format=suffix, **options)

@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         results = con.execute(
             "SELECT * FROM results_with_scale WHERE family = ?", [config.family]
         ).pl()
+        if not args.no_charts:
+            from marts.lab_charts import published_curves
+
+            published = published_curves(con, list(config.evaluation.tasks))
     with pl.Config(tbl_rows=40, tbl_cols=8, fmt_str_lengths=40, tbl_width_chars=160):
         print(
             emergence.select(
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_charts:
         from marts.lab_charts import write_lab_charts
 
-        paths = write_lab_charts(results, manifests, config.family)
+        paths = write_lab_charts(results, manifests, config.family, published)
         print(f"charts: {sorted(str(p) for p in paths)}")
     load = os.getloadavg()
     print(

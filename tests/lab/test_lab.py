@@ -226,6 +226,7 @@ def test_tiny_ladder_end_to_end_and_a_changed_recipe_is_a_new_series(warehouse):
         "smooth",
         "never_above_random",
     }
+    _charts_show_the_ladder_beside_published_families(config, manifests, warehouse)
 
     changed = config.model_copy(
         update={"training": config.training.model_copy(update={"learning_rate": 1e-3})}
@@ -237,6 +238,24 @@ def test_tiny_ladder_end_to_end_and_a_changed_recipe_is_a_new_series(warehouse):
             "SELECT family, count(*) FROM models WHERE origin = 'lab' GROUP BY 1 ORDER BY 2"
         ).fetchall()
     assert families == [(changed.family, 1), (config.family, 3)]  # the old series is kept
+
+
+def _charts_show_the_ladder_beside_published_families(config, manifests, warehouse) -> None:
+    from marts.lab_charts import lab_chart_frames, lab_charts, published_curves
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        results = con.execute(
+            "SELECT * FROM results_with_scale WHERE family = ?", [config.family]
+        ).pl()
+        published = published_curves(con, list(config.evaluation.tasks))
+    frames = lab_chart_frames(results, manifests, published)
+    # the shared lake holds ObsScaling's 2-shot exact match on the same BIG-bench task
+    assert frames["published"].height > 0
+    assert config.family not in set(frames["published"]["family"].to_list())
+    assert set(frames["published"]["task_id"].to_list()) == {"arithmetic/2_digit_addition"}
+    spec = lab_charts(results, manifests, published)["accuracy_vs_flops"].to_dict()
+    families = {row.get("family") for data in spec["datasets"].values() for row in data}
+    assert families >= set(frames["published"]["family"].to_list())  # drawn, not only queried
 
 
 def test_two_sizes_with_the_same_weights_share_their_evaluation_runs(warehouse):
