@@ -22,6 +22,7 @@ from assets.definitions import defs
 from assets.evaluation_attempts import BACKOFF_SECONDS, MAX_ATTEMPTS
 from assets.evaluations import EVALUATION_JOB, new_models
 from sources.hub import RepoRefs
+from tests.sensor_harness import Sensor
 
 ENTRY = "  - {{id: tiny-{name}, family: Tiny, weights: EleutherAI/tiny-{name}, revision: {rev}, train_tokens: 1.0e+9, source: test registry}}\n"
 
@@ -53,31 +54,6 @@ def clock(monkeypatch) -> list[float]:
     now = [time.time()]
     monkeypatch.setattr(evaluations, "clock", lambda: now[0])
     return now
-
-
-class Sensor:
-    """Ticks the sensor the way the daemon does: same instance, cursor carried over."""
-
-    def __init__(self, instance: dg.DagsterInstance):
-        self.instance, self.cursor = instance, None
-
-    def tick(self):
-        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
-        result = new_models(context)
-        self.cursor = context.cursor
-        for request in getattr(result, "dynamic_partitions_requests", None) or []:
-            self.instance.add_dynamic_partitions(
-                request.partitions_def_name, request.partition_keys
-            )
-        return result
-
-    def launch(self, request: dg.RunRequest, status=dg.DagsterRunStatus.STARTED) -> dg.DagsterRun:
-        """The run the daemon would create for `request`, in `status` (not executed)."""
-        return self.instance.create_run_for_job(
-            defs.resolve_job_def(EVALUATION_JOB),
-            status=status,
-            tags={**request.tags, "dagster/partition": request.partition_key},
-        )
 
 
 def requests(result) -> list[tuple[str, str]]:

@@ -11,38 +11,13 @@ import duckdb
 import pytest
 
 from assets.definitions import defs
-from assets.evaluations import EVALUATION_JOB, REVISION_TAG, new_models, registry_partitions
+from assets.evaluations import EVALUATION_JOB, REVISION_TAG, registry_partitions
 from tests.hub.conftest import ORG, write_registry
+from tests.sensor_harness import Sensor
 
 pytestmark = pytest.mark.slow
 
 TOKENS_PER_STEP = 2_097_152.0
-
-
-class Sensor:
-    """Ticks the sensor the way the daemon does: same instance, cursor carried over."""
-
-    def __init__(self):
-        self.instance, self.cursor = dg.DagsterInstance.ephemeral(), None
-
-    def tick(self):
-        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
-        result = new_models(context)
-        self.cursor = context.cursor
-        for request in getattr(result, "dynamic_partitions_requests", None) or []:
-            self.instance.add_dynamic_partitions(
-                request.partitions_def_name, request.partition_keys
-            )
-        return result
-
-    def succeed(self, result) -> None:
-        """The runs the daemon would launch for `result`, reported successful (not executed)."""
-        for request in result.run_requests:
-            self.instance.create_run_for_job(
-                defs.resolve_job_def(EVALUATION_JOB),
-                status=dg.DagsterRunStatus.SUCCESS,
-                tags={**request.tags, "dagster/partition": request.partition_key},
-            )
 
 
 def requested(result) -> list[tuple[str, str]]:
