@@ -1,6 +1,6 @@
 """Small causal LMs built locally: a tokenizer trained with `tokenizers`, a GPT-2 or Llama config.
 
-Why: tests and benchmarks need real models without the network. They are saved with
+Why: tests, benchmarks and the lab's ladders (sources/lab) need real models without the network. They are saved with
 ``save_pretrained`` and loaded back through `model.load_model`, the same path as hub models.
 Training is a few seconds of AdamW on task-formatted text, enough to make accuracy move off zero.
 """

@@ -73,37 +73,19 @@ def build_tokenizer(texts: list[str], vocab_size: int) -> Any:
 
 
 def build_model(config: LadderConfig, spec: SizeSpec, vocab_size: int, eos_id: int) -> Any:
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    """One ladder size, randomly initialised from the ladder's seed (the engine's toy-model
+    builder: the same transformers configs the tests and benchmarks use)."""
+    from sources.evaluation import toy_models
 
-    torch.manual_seed(config.seed)
-    context = config.training.context_length
-    if config.architecture == "gpt2":
-        return GPT2LMHeadModel(
-            GPT2Config(
-                vocab_size=vocab_size,
-                n_positions=context,
-                n_embd=spec.width,
-                n_layer=spec.layers,
-                n_head=spec.heads,
-                bos_token_id=eos_id,
-                eos_token_id=eos_id,
-                pad_token_id=eos_id,
-            )
-        )
-    return LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=vocab_size,
-            hidden_size=spec.width,
-            intermediate_size=4 * spec.width,
-            num_hidden_layers=spec.layers,
-            num_attention_heads=spec.heads,
-            num_key_value_heads=spec.heads,
-            max_position_embeddings=context,
-            bos_token_id=eos_id,
-            eos_token_id=eos_id,
-            pad_token_id=eos_id,
-        )
+    return toy_models.build_model(
+        config.architecture,
+        vocab_size,
+        layers=spec.layers,
+        width=spec.width,
+        heads=spec.heads,
+        max_positions=config.training.context_length,
+        eos_token_id=eos_id,
+        seed=config.seed,
     )
 
 
